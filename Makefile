@@ -1,0 +1,36 @@
+# Set-up, tests and benchmarks for dvtex. `make test` and `make demo` work on a fresh machine.
+PY      := .venv/bin/python
+PIP     := .venv/bin/pip
+STAMP   := .venv/.installed
+APT_PKGS := xvfb xauth libgl1-mesa-dri libportaudio2
+# The GPU build of ONNX Runtime where a GPU answers, the CPU build otherwise (the two wheels clash).
+ORT_EXTRA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup system-deps test bench clean
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# torch is pinned and installed first: an unpinned torch would pull the newest CUDA build (GBs).
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[$(ORT_EXTRA),train,audio,eval,test]"
+	touch $(STAMP)
+
+test: setup
+	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest -q
+
+bench: setup
+	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) benchmarks/train.py
+
+clean:
+	rm -rf .venv build *.egg-info .pytest_cache

@@ -1,0 +1,37 @@
+"""User-facing errors: one line on stderr and exit status 2, never a traceback.
+
+Torch-free, so that every CLI (the player included) reports a user's mistake the same way.
+A bug still raises.
+"""
+
+import argparse
+import functools
+import sys
+
+
+class UserError(Exception):
+    """A mistake the user can fix: the message names the problem and the fix."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line, like every other user error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def cli_entry(prog):
+    """Decorate a CLI's main(): a UserError becomes `prog: error: ...` and exit status 2."""
+
+    def wrap(main):
+        @functools.wraps(main)
+        def run(argv=None):
+            try:
+                return main(argv)
+            except UserError as err:
+                print(f"{prog}: error: {err}", file=sys.stderr)
+                sys.exit(2)
+
+        return run
+
+    return wrap
