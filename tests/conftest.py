@@ -1,0 +1,51 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_module(module, *args, timeout=300, env=None):
+    """Run `python -m module args...` as a user would; returns the CompletedProcess."""
+    full_env = {**os.environ, "DVTEX_THREADS": "2", **(env or {})}
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=ROOT)
+
+
+def assert_user_error(proc, *fragments):
+    """A user's mistake: exit status 2, one line on stderr that names the problem, no traceback."""
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture
+def tiny_npy(tmp_path):
+    """A 12-frame grey clip as .npy: a bright square that walks right."""
+    import numpy as np
+
+    frames = np.zeros((12, 40, 40), np.uint8)
+    for t in range(12):
+        frames[t, 10:20, 2 + 2 * t:12 + 2 * t] = 255
+    path = tmp_path / "walk.npy"
+    np.save(path, frames)
+    return path
+
+
+@pytest.fixture(scope="session")
+def checkpoints(tmp_path_factory):
+    """Two tiny trained checkpoints: RGB water and grey digits (mnist32, width 8, a few steps)."""
+    folder = tmp_path_factory.mktemp("ckpt")
+    made = {}
+    for name, source in (("water", "procedural:water:40"), ("digits", "digits:01234:60")):
+        out = folder / f"{name}.pt"
+        proc = run_module("dvtex.train", source, "--preset", "mnist32", "--width", "8", "--batch", "8",
+                          "--steps", "6", "--preview-every", "0", "-o", out)
+        assert proc.returncode == 0, proc.stderr
+        made[name] = out
+    return made
