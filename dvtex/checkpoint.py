@@ -1,0 +1,55 @@
+"""Checkpoints: written atomically, read with `torch.load(weights_only=True)`, self-sufficient.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (no pickled classes), so
+it loads without unpickling code, and `build_model` rebuilds the network from it alone, the way
+nanoGPT rebuilds `GPT(GPTConfig(**checkpoint['model_args']))`.
+"""
+
+import os
+import pickle
+import tempfile
+import zipfile
+
+import torch
+
+from dvtex.errors import UserError
+from dvtex.model import DVAE, DVAEConfig
+
+FORMAT = "dvtex-checkpoint/1"
+
+
+def save_checkpoint(ckpt, path):
+    """Write `ckpt` to `path` so that a crash at any instant leaves either the old file or the new one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(ckpt, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_checkpoint(path, map_location="cpu"):
+    """Read a dvtex checkpoint; a missing, corrupt or foreign file is a UserError."""
+    if not os.path.isfile(path):
+        raise UserError(f"no such checkpoint: {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path} is not a readable dvtex checkpoint ({first[:120]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise UserError(f"{path} is not a dvtex checkpoint (no '{FORMAT}' tag)")
+    return ckpt
+
+
+def build_model(ckpt, device="cpu"):
+    """The trained DVAE from a checkpoint dict, in eval mode."""
+    model = DVAE(DVAEConfig(**ckpt["config"]))
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval()

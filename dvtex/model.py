@@ -1,0 +1,167 @@
+"""The Dynamic VAE (Sagel & Shen, ICASSP 2020): a VAE on pairs of successive frames whose decoder
+starts with the dynamic layer F = [[I, 0], [A, B]].
+
+    x = (x1, x2) ~ q(x | y_t, y_t+1)           encoder: DCGAN discriminator, 4n outputs (mean, log-var)
+    (h1, h2) = (x1, A x1 + B x2)               dynamic layer
+    (y_t, y_t+1) ~ N(C_eta(h1), C_eta(h2))     decoder C_eta: DCGAN generator, output variance sigma_y2
+    loss = -ELBO + lam ||A A^T + B B^T - I||_F^2
+
+Parameter names follow the reference implementation (github alexandersagel/DynamicVAE, vae.py):
+`A`, `B`, `decoder.dense`, `decoder.deconv_first`, `decoder.deconv_list.{i}`.
+"""
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# The paper's Table 1: resolution, conv layers, first kernel, output variance.
+PRESETS = {
+    "mnist32": dict(size=32, layers=4, kernel1=4, sigma_y2=8.0),
+    "cows64": dict(size=64, layers=5, kernel1=4, sigma_y2=10.0),
+    "saltpepper64": dict(size=64, layers=5, kernel1=4, sigma_y2=4.5),
+    "rect128": dict(size=128, layers=5, kernel1=8, sigma_y2=8.0),
+    "texture128": dict(size=128, layers=5, kernel1=8, sigma_y2=16.0),
+}
+
+
+@dataclass
+class DVAEConfig:
+    size: int = 64  # frame height = width
+    channels: int = 1  # 1 grey, 3 RGB
+    layers: int = 5  # conv layers in encoder and decoder
+    kernel1: int = 4  # kernel of the encoder's last / decoder's first layer
+    width: int = 128  # d: channels of the encoder's first layer
+    n: int = 10  # latent size
+    sigma_y2: float = 10.0  # output variance
+    lam: float = 100.0  # weight of the stationarity penalty
+    masked: bool = False  # the encoder also sees the two mask channels
+    ds: int = 1  # bilinear upsampling after the decoder (imported reference models only)
+    preset: str = ""
+
+    def __post_init__(self):
+        native = self.kernel1 * 2 ** (self.layers - 1)
+        if native * self.ds != self.size:
+            raise ValueError(f"size {self.size} != kernel1 {self.kernel1} * 2^(layers-1) * ds {self.ds}")
+        if self.width % 2 ** max(self.layers - 2, 0):
+            raise ValueError(f"width {self.width} must be divisible by 2^(layers-2)")
+
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        if name not in PRESETS:
+            raise KeyError(name)
+        return cls(**{**PRESETS[name], "preset": name, **overrides})
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def _dcgan_init(module):
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class Encoder(nn.Module):
+    """DCGAN discriminator on a frame pair (+ mask channels) -> mean and log-variance of x in R^2n."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg.width
+        self.conv_first = nn.Conv2d(2 * cfg.channels + (2 if cfg.masked else 0), d, 4, 2, 1)
+        self.conv_list = nn.ModuleList()
+        self.bn_list = nn.ModuleList()
+        for i in range(cfg.layers - 2):
+            self.conv_list.append(nn.Conv2d(d * 2**i, d * 2 ** (i + 1), 4, 2, 1))
+            self.bn_list.append(nn.BatchNorm2d(d * 2 ** (i + 1)))
+        self.conv_last = nn.Conv2d(d * 2 ** (cfg.layers - 2), 4 * cfg.n, cfg.kernel1, 1, 0)
+        self.ds = cfg.ds
+
+    def forward(self, y):  # (B, 2C[+2], H, W) -> (B, 4n)
+        if self.ds > 1:
+            y = F.interpolate(y, scale_factor=1.0 / self.ds, mode="bilinear")
+        x = F.leaky_relu(self.conv_first(y), 0.2)
+        for conv, bn in zip(self.conv_list, self.bn_list):
+            x = F.leaky_relu(bn(conv(x)), 0.2)
+        return self.conv_last(x).flatten(1)
+
+
+class Decoder(nn.Module):
+    """C_eta: DCGAN generator from a latent state h (B, n) to a frame (B, C, H, W) in [-1, 1]."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        chan = cfg.width * 2 ** (cfg.layers - 2)
+        self.dense = nn.Linear(cfg.n, 100)
+        self.deconv_first = nn.ConvTranspose2d(100, chan, cfg.kernel1, 1, 0)
+        self.deconv_list = nn.ModuleList()
+        for i in range(cfg.layers - 1):
+            out = chan // 2 if i < cfg.layers - 2 else cfg.channels
+            self.deconv_list.append(nn.ConvTranspose2d(chan, out, 4, 2, 1))
+            chan = out
+        self.ds = cfg.ds
+
+    def forward(self, h):
+        x = self.deconv_first(self.dense(h)[:, :, None, None])
+        for deconv in self.deconv_list:
+            x = deconv(F.relu(x))
+        if self.ds > 1:
+            x = F.interpolate(x, scale_factor=self.ds, mode="bilinear")
+        return torch.tanh(x)
+
+
+def stationarity_penalty(A, B):
+    """||A A^T + B B^T - I||_F^2: zero exactly when N(0, I) is the stationary law of h <- A h + B v."""
+    eye = torch.eye(A.shape[0], device=A.device, dtype=A.dtype)
+    return ((A @ A.T + B @ B.T - eye) ** 2).sum()
+
+
+class DVAE(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.A = nn.Parameter(torch.eye(cfg.n) * 0.70711)
+        self.B = nn.Parameter(torch.eye(cfg.n) * 0.70711)
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+        self.encoder.apply(_dcgan_init)
+        self.decoder.apply(_dcgan_init)
+
+    def encoder_input(self, y, mask):
+        if not self.cfg.masked:
+            return y
+        if mask is None:  # a model trained on incomplete data, shown complete frames
+            mask = torch.ones_like(y[:, :2])
+        c = self.cfg.channels
+        return torch.cat([y * mask.repeat_interleave(c, dim=1), mask], dim=1)
+
+    def encode(self, y, mask=None):
+        """Mean and log-variance of q(x | pair), each (B, 2n)."""
+        return self.encoder(self.encoder_input(y, mask)).chunk(2, dim=1)
+
+    def dynamic_layer(self, x):  # (B, 2n) -> h1, h2 (B, n) each
+        x1, x2 = x.chunk(2, dim=1)
+        return x1, x1 @ self.A.T + x2 @ self.B.T
+
+    def forward(self, y, mask=None, samples=1, kl_weight=1.0):
+        """Loss terms for a batch of pairs y (B, 2C, H, W), with `samples` reparameterised draws each."""
+        mu, logvar = self.encode(y, mask)
+        if samples > 1:
+            mu_s, logvar_s = mu.repeat(samples, 1), logvar.repeat(samples, 1)  # (S*B, 2n)
+        else:
+            mu_s, logvar_s = mu, logvar
+        x = mu_s + torch.randn_like(mu_s) * torch.exp(0.5 * logvar_s)
+        h1, h2 = self.dynamic_layer(x)
+        frames = self.decoder(torch.cat([h1, h2])).float()  # (2SB, C, H, W)
+        half = len(h1)
+        out = torch.cat([frames[:half], frames[half:]], dim=1)  # (SB, 2C, H, W)
+        err = (out - y.repeat(samples, 1, 1, 1)) ** 2
+        if mask is not None:
+            err = err * mask.repeat_interleave(self.cfg.channels, dim=1).repeat(samples, 1, 1, 1)
+        rec = err.sum(dim=(1, 2, 3)).mean() / self.cfg.sigma_y2
+        mu, logvar = mu.float(), logvar.float()
+        kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(dim=1).mean()
+        stat = stationarity_penalty(self.A.float(), self.B.float())
+        loss = rec + kl_weight * kl + self.cfg.lam * stat
+        return {"loss": loss, "rec": rec, "kl": kl, "stat": stat}

@@ -1,0 +1,273 @@
+"""Train a Dynamic VAE on one or more videos: dvtex-train SOURCE... -o model.pt
+
+Sources are video files, image folders, .npy arrays, digits:01234 or procedural:fire|water|lights.
+Checkpoints are written atomically every --save-every steps and on exit, Ctrl-C or SIGTERM;
+--resume goes on where a run stopped. Runs under torchrun (DistributedDataParallel) unchanged.
+"""
+
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from dvtex import __version__
+from dvtex.checkpoint import FORMAT, load_checkpoint, save_checkpoint
+from dvtex.data import FramePairs, load_sequences
+from dvtex.errors import ArgumentParser, UserError, cli_entry
+from dvtex.model import DVAE, PRESETS, DVAEConfig
+from dvtex.synthesis import decode_frames, sample_path
+
+H0_COUNT = 16  # initial states stored with the model: encoder means of pairs spread over the data
+
+
+@dataclass
+class Run:
+    """What a training process needs besides the model: its place in a distributed job and its clock."""
+
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    stop_signal: int = 0
+
+    @property
+    def main(self):
+        return self.rank == 0
+
+
+def pick_device(name, local_rank=0):
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is visible to PyTorch; use --device cpu")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return torch.device("cuda", local_rank)
+
+
+def start_run(device_name):
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    run = Run(pick_device(device_name, local), rank, world)
+    if world > 1:
+        torch.distributed.init_process_group("nccl" if run.device.type == "cuda" else "gloo")
+    return run
+
+
+@torch.no_grad()
+def initial_states(model, pairs):
+    """Encoder means of pairs spread over the data: the h_t half, (k, n)."""
+    was_training = model.training
+    model.eval()
+    y, mask = pairs.batch(pairs.spread(H0_COUNT))
+    mu, _ = model.encode(y, mask)
+    model.train(was_training)
+    return mu[:, : model.cfg.n].float().cpu()
+
+
+@torch.no_grad()
+def write_preview(model, pairs, path, frames=8, seed=0):
+    """Training frames (top) beside frames synthesised from the first pair's encoder mean (bottom)."""
+    was_training = model.training
+    model.eval()
+    first = int(pairs.first[0])
+    real = pairs.frames[first:first + frames].permute(0, 2, 3, 1).cpu().numpy()
+    h0 = initial_states(model, pairs)[0]
+    synth = decode_frames(model, sample_path(model.A, model.B, h0, frames, torch.Generator().manual_seed(seed)))
+    model.train(was_training)
+    row = lambda f: np.concatenate(list(f), axis=1)  # noqa: E731
+    grid = np.concatenate([row(real), row(synth[: len(real)])], axis=0)
+    img = Image.fromarray(grid[..., 0] if grid.shape[2] == 1 else grid)
+    scale = max(1, 96 // pairs.frames.shape[-1])
+    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    tmp = path + ".tmp.png"
+    img.save(tmp)
+    os.replace(tmp, path)
+
+
+def train_step(net, opt, y, mask=None, samples=1, kl_weight=1.0):
+    """One Adam step on a batch of pairs; bf16 autocast on CUDA. Returns the loss terms."""
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=y.is_cuda):
+        terms = net(y, mask, samples=samples, kl_weight=kl_weight)
+    opt.zero_grad(set_to_none=True)
+    terms["loss"].backward()
+    opt.step()
+    return terms
+
+
+def spectral_radius(A):
+    return float(torch.linalg.eigvals(A.detach().double().cpu()).abs().max())
+
+
+def make_checkpoint(model, opt, step, gen, pairs, seqs, args, history):
+    return {
+        "format": FORMAT, "dvtex_version": __version__, "config": model.cfg.to_dict(),
+        "model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+        "rng": {"torch": torch.get_rng_state(), "batch": gen.get_state()},
+        "data": [s.describe() for s in seqs], "fps": float(seqs[0].fps),
+        "h0": initial_states(model, pairs), "history": history,
+        "train_args": {k: getattr(args, k) for k in ("batch", "lr", "seed", "kl_warmup", "mask")},
+    }
+
+
+def build_config(args, channels, ckpt):
+    if ckpt is not None:
+        return DVAEConfig(**ckpt["config"])
+    overrides = {"channels": channels, "masked": bool(args.mask), "width": args.width}
+    if args.sigma_y2 is not None:
+        overrides["sigma_y2"] = args.sigma_y2
+    return DVAEConfig.from_preset(args.preset, **overrides)
+
+
+def check_resume(args):
+    """The checkpoint to continue, or None; refuses to overwrite a model without --resume."""
+    if not os.path.exists(args.output):
+        if args.resume:
+            print(f"dvtex-train: no checkpoint at {args.output} yet; starting a new run", file=sys.stderr)
+        return None
+    if not args.resume:
+        raise UserError(f"{args.output} exists; add --resume to continue it, or choose another -o")
+    ckpt = load_checkpoint(args.output)
+    trained_on = [d["source"] for d in ckpt["data"]]
+    if trained_on != list(args.sources):
+        raise UserError(f"--resume: {args.output} was trained on {' '.join(trained_on)}; give the same sources")
+    return ckpt
+
+
+def train(args):
+    run = start_run(args.device)
+    ckpt = check_resume(args)
+    if ckpt is not None:
+        for key, value in ckpt["train_args"].items():
+            setattr(args, key, value)  # a resumed run keeps its recipe
+    size = DVAEConfig(**ckpt["config"]).size if ckpt else PRESETS[args.preset]["size"]
+    seqs = load_sequences(args.sources, size, seed=args.seed, grey=True if args.grey else None, mask=args.mask)
+    torch.manual_seed(args.seed)  # the same initial weights on every rank
+    cfg = build_config(args, seqs[0].frames.shape[3], ckpt)
+    model = DVAE(cfg).to(run.device)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    gen = torch.Generator().manual_seed(args.seed * 1000 + run.rank)
+    torch.manual_seed(args.seed * 1000 + run.rank + 1)
+    step, history = 0, []
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step, history = ckpt["step"], list(ckpt["history"])
+        if run.rank == 0:
+            torch.set_rng_state(ckpt["rng"]["torch"])
+            gen.set_state(ckpt["rng"]["batch"])
+        else:
+            gen.manual_seed(args.seed * 1000 + run.rank + 7 * step)
+    pairs = FramePairs(seqs, run.device)
+    net = model
+    if run.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+    if run.main:
+        print(f"dvtex-train: {len(pairs)} pairs from {len(seqs)} sequence(s), {cfg.size}x{cfg.size}x{cfg.channels}, "
+              f"width {cfg.width}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
+              f"{run.device.type}{f' x{run.world}' if run.world > 1 else ''}", file=sys.stderr)
+    save = lambda: run.main and save_checkpoint(make_checkpoint(model, opt, step, gen, pairs, seqs, args, history), args.output)  # noqa: E731
+    preview_path = os.path.splitext(args.output)[0] + ".preview.png"
+    deadline = time.monotonic() + args.minutes * 60 if args.minutes else math.inf
+    total = args.steps if not args.minutes else None
+    old = {s: signal.signal(s, lambda signum, _: setattr(run, "stop_signal", signum)) for s in (signal.SIGTERM,)}
+    bar = progress_bar(total, step, run.main)
+    start, start_step = time.monotonic(), step
+    try:
+        while (total is None or step < total) and time.monotonic() < deadline and not run.stop_signal:
+            idx = torch.randint(len(pairs), (args.batch,), generator=gen).to(run.device)
+            y, mask = pairs.batch(idx)
+            kl_weight = min(1.0, (step + 1) / args.kl_warmup) if args.kl_warmup else 1.0
+            terms = train_step(net, opt, y, mask, kl_weight=kl_weight)
+            step += 1
+            history.append([step] + [terms[k].item() for k in ("loss", "rec", "kl", "stat")])
+            if run.main:
+                report(bar, model, history[-1], (step - start_step) * args.batch * run.world / (time.monotonic() - start), deadline)
+            if step % args.save_every == 0:
+                save()
+            if run.main and args.preview_every and step % args.preview_every == 0:
+                write_preview(model, pairs, preview_path)
+    except KeyboardInterrupt:
+        run.stop_signal = signal.SIGINT
+    finally:
+        bar.close()
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    save()
+    if run.main and args.preview_every:
+        write_preview(model, pairs, preview_path)
+    if run.world > 1:
+        torch.distributed.destroy_process_group()
+    if run.main:
+        how = f"stopped by {signal.Signals(run.stop_signal).name}" if run.stop_signal else "done"
+        print(f"dvtex-train: {how} at step {step}; checkpoint {args.output}"
+              + ("; --resume continues it" if run.stop_signal else ""), file=sys.stderr)
+    return 128 + run.stop_signal if run.stop_signal else 0
+
+
+def progress_bar(total, step, enabled):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=step, unit="step", disable=not enabled, mininterval=1.0,
+                dynamic_ncols=True, file=sys.stderr)
+
+
+def report(bar, model, row, pairs_per_s, deadline):
+    bar.update(1)
+    if row[0] % 10 == 0 or row[0] == 1:
+        post = {"loss": f"{row[1]:.1f}", "rec": f"{row[2]:.1f}", "kl": f"{row[3]:.1f}",
+                "|AA'+BB'-I|": f"{math.sqrt(row[4]):.1e}", "rho(A)": f"{spectral_radius(model.A):.3f}",
+                "pairs/s": f"{pairs_per_s:.0f}"}
+        if deadline != math.inf:
+            post["left"] = f"{max(0, deadline - time.monotonic()) / 60:.1f}min"
+        bar.set_postfix(post, refresh=False)
+
+
+def parse_args(argv):
+    p = ArgumentParser(prog="dvtex-train", description=__doc__,
+                       formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="video, image folder, .npy, digits:CYCLE or procedural:NAME")
+    p.add_argument("-o", "--output", required=True, help="checkpoint path (.pt)")
+    p.add_argument("--preset", default="cows64", choices=sorted(PRESETS), help="the paper's Table 1 configurations (default cows64)")
+    p.add_argument("--width", type=int, help="encoder/decoder width d (default 128, the paper's, on CUDA; 32 on a CPU)")
+    p.add_argument("--sigma-y2", type=float, help="output variance (default: the preset's)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="train until this many steps in all (default 5000)")
+    budget.add_argument("--minutes", type=float, help="train for this many minutes")
+    p.add_argument("--batch", type=int, default=64, help="frame pairs per step (default 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--kl-warmup", type=int, default=0, help="steps over which the KL weight ramps from 0 to 1")
+    p.add_argument("--mask", help="incomplete data: saltpepper:P, rect:P, or a mask video/folder (white = observed)")
+    p.add_argument("--grey", action="store_true", help="train on grey frames even if the source is in colour")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--save-every", type=int, default=200, help="checkpoint every K steps (default 200)")
+    p.add_argument("--preview-every", type=int, default=500, help="preview PNG every K steps, 0 for none (default 500)")
+    p.add_argument("--resume", action="store_true", help="continue the run saved at -o")
+    args = p.parse_args(argv)
+    if args.steps is None and args.minutes is None:
+        args.steps = 5000
+    if args.width is None:
+        args.width = 128 if args.device != "cpu" and torch.cuda.is_available() else 32
+    for name in ("batch", "width", "save_every"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    return args
+
+
+@cli_entry("dvtex-train")
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        DVAEConfig.from_preset(args.preset, width=args.width)
+    except ValueError as err:
+        raise UserError(f"--width {args.width} does not fit preset {args.preset}: {err}") from None
+    torch.set_num_threads(int(os.environ.get("DVTEX_THREADS", torch.get_num_threads())))
+    sys.exit(train(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import dvtex
+from dvtex.checkpoint import build_model, load_checkpoint
+
+from conftest import ROOT, assert_user_error, run_module
+
+TINY = ["procedural:water:40", "--preset", "mnist32", "--width", "8", "--batch", "8"]
+
+
+def train(out, *extra):
+    proc = run_module("dvtex.train", *TINY, "-o", out, *extra)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_checkpoint_rebuilds_the_model_alone_and_synthesises(tmp_path):
+    out = tmp_path / "m.pt"
+    proc = train(out, "--steps", "12", "--preview-every", "6")
+    assert "rho(A)" in proc.stderr and "pairs/s" in proc.stderr
+    ckpt = torch.load(out, weights_only=True)  # no unpickling of code
+    assert ckpt["step"] == 12 and ckpt["fps"] == 24.0 and ckpt["data"][0]["frames"] == 40
+    assert ckpt["h0"].shape == (16, 10) and len(ckpt["history"]) == 12
+    model = build_model(ckpt)
+    assert model.cfg.channels == 3 and model.cfg.width == 8
+    frames = dvtex.synthesize(str(out), 20, seed=3)
+    assert frames.shape == (20, 32, 32, 3) and frames.dtype == np.uint8
+    assert np.array_equal(frames, dvtex.synthesize(ckpt, 20, seed=3))
+    assert not np.array_equal(frames, dvtex.synthesize(model, 20, seed=4))
+    assert (tmp_path / "m.preview.png").exists()
+
+
+def test_resume_gives_the_same_losses_as_one_run(tmp_path):
+    straight, split = tmp_path / "straight.pt", tmp_path / "split.pt"
+    train(straight, "--steps", "8", "--save-every", "100")
+    train(split, "--steps", "4", "--save-every", "100")
+    train(split, "--steps", "8", "--resume")
+    a, b = load_checkpoint(str(straight)), load_checkpoint(str(split))
+    assert b["step"] == 8
+    np.testing.assert_array_equal(np.array(a["history"]), np.array(b["history"]))
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+
+
+def test_existing_model_is_not_overwritten_without_resume(tmp_path):
+    out = tmp_path / "m.pt"
+    train(out, "--steps", "2")
+    before = out.read_bytes()
+    assert_user_error(run_module("dvtex.train", *TINY, "-o", out, "--steps", "4"), "--resume")
+    assert out.read_bytes() == before
+    assert_user_error(run_module("dvtex.train", "procedural:fire:40", "-o", out, "--resume"), "same sources")
+
+
+def test_corrupt_checkpoint_is_refused(tmp_path):
+    out = tmp_path / "m.pt"
+    train(out, "--steps", "2")
+    out.write_bytes(out.read_bytes()[:1000])
+    assert_user_error(run_module("dvtex.train", *TINY, "-o", out, "--resume"), "not a readable dvtex checkpoint")
+
+
+def _start(out, *extra):
+    env = {**os.environ, "DVTEX_THREADS": "2"}
+    return subprocess.Popen([sys.executable, "-m", "dvtex.train", *TINY, "-o", str(out), *extra], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(path, proc, timeout=120):
+    end = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None and time.monotonic() < end, proc.stderr.read() if proc.poll() is not None else "timeout"
+        time.sleep(0.2)
+
+
+def test_sigkill_leaves_a_checkpoint_that_resumes(tmp_path):
+    out = tmp_path / "m.pt"
+    proc = _start(out, "--steps", "100000", "--save-every", "3", "--preview-every", "0")
+    _wait_for(out, proc)
+    time.sleep(1.0)  # let it overwrite the checkpoint a few times
+    proc.kill()
+    proc.wait()
+    step = load_checkpoint(str(out))["step"]
+    assert step >= 3
+    train(out, "--steps", str(step + 3), "--resume")
+    assert load_checkpoint(str(out))["step"] == step + 3
+
+
+def test_sigterm_saves_and_says_how_to_resume(tmp_path):
+    out = tmp_path / "m.pt"
+    proc = _start(out, "--steps", "100000", "--save-every", "1000000", "--preview-every", "0")
+    while "pairs/s" not in (line := proc.stderr.readline()) and proc.poll() is None:
+        pass
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by SIGTERM" in err and "--resume" in err
+    assert load_checkpoint(str(out))["step"] >= 1
+
+
+@pytest.mark.skipif(shutil.which("torchrun", path=os.path.dirname(sys.executable)) is None, reason="torchrun missing")
+def test_distributed_data_parallel_on_two_cpu_processes(tmp_path):
+    out = tmp_path / "ddp.pt"
+    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
+    proc = subprocess.run([torchrun, "--nproc_per_node", "2", "--master_port", "29517", "-m", "dvtex.train", *TINY,
+                           "-o", str(out), "--steps", "4", "--device", "cpu"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "DVTEX_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "cpu x2" in proc.stderr
+    ckpt = load_checkpoint(str(out))
+    assert ckpt["step"] == 4
+    # DDP kept both replicas in step: the saved weights moved from their initial values
+    assert not torch.allclose(ckpt["model"]["A"], torch.eye(10) * 0.70711)
