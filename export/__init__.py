@@ -1,0 +1,1 @@
+"""dvtex.export: a trained checkpoint -> one self-describing .onnx file the player needs alone."""

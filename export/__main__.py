@@ -1,0 +1,3 @@
+from dvtex.export.cli import main
+
+main()

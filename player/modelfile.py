@@ -1,0 +1,145 @@
+"""The .onnx model file: a decoder graph h (batch, n) float32 -> frame (batch, H, W, 3) uint8, plus
+everything needed to play it in `metadata_props` (JSON values under `dvtex.*` keys).
+
+This module is the contract between `dvtex.export` (writes) and the player (reads); it never
+imports torch or onnx, only ONNX Runtime for reading.
+"""
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from dvtex.errors import UserError
+
+FORMAT = "dvtex-onnx/1"
+FORMAT_VERSION = 1
+INPUT, OUTPUT = "h", "frame"
+PREFIX = "dvtex."
+REQUIRED = ("format", "n", "height", "width", "channels", "A", "B", "h0", "fps")
+
+
+def encode_metadata(meta):
+    """{key: value} -> {'dvtex.key': JSON text}, for onnx metadata_props."""
+    return {PREFIX + key: json.dumps(value) for key, value in meta.items()}
+
+
+def decode_metadata(props):
+    """metadata_props as a dict -> {key: value} for the dvtex.* keys; non-JSON values are refused."""
+    meta = {}
+    for key, text in props.items():
+        if key.startswith(PREFIX):
+            meta[key[len(PREFIX):]] = json.loads(text)
+    return meta
+
+
+@dataclass
+class ModelInfo:
+    """A played model's facts, parsed and checked."""
+
+    path: str
+    n: int
+    height: int
+    width: int
+    channels: int
+    A: np.ndarray  # (n, n) float64, stationary with B
+    B: np.ndarray
+    h0: np.ndarray  # (k, n) initial states
+    fps: float
+    meta: dict  # everything, as stored
+
+    @property
+    def frame_shape(self):
+        return (self.height, self.width, 3)
+
+
+def parse_metadata(meta, path):
+    """Checked ModelInfo from decoded metadata; a foreign or newer file is a UserError."""
+    fmt = meta.get("format")
+    if fmt is None:
+        raise UserError(f"{path} is an ONNX model without dvtex metadata; export a checkpoint with dvtex-export")
+    try:
+        version = int(str(fmt).rsplit("/", 1)[1])
+    except (IndexError, ValueError):
+        raise UserError(f"{path}: unknown model format {fmt!r}") from None
+    if not str(fmt).startswith("dvtex-onnx/"):
+        raise UserError(f"{path}: unknown model format {fmt!r}")
+    if version > FORMAT_VERSION:
+        raise UserError(f"{path} is format {fmt}, newer than this dvtex reads ({FORMAT}); upgrade dvtex")
+    missing = [k for k in REQUIRED if k not in meta]
+    if missing:
+        raise UserError(f"{path}: dvtex metadata lacks {', '.join(missing)}; export it again with dvtex-export")
+    n = int(meta["n"])
+    A, B = np.asarray(meta["A"], np.float64), np.asarray(meta["B"], np.float64)
+    h0 = np.asarray(meta["h0"], np.float64).reshape(-1, n) if meta["h0"] else np.zeros((0, n))
+    if A.shape != (n, n) or B.shape != (n, n):
+        raise UserError(f"{path}: metadata A {A.shape} / B {B.shape} do not match n = {n}")
+    return ModelInfo(path, n, int(meta["height"]), int(meta["width"]), int(meta["channels"]), A, B, h0,
+                     float(meta["fps"]), meta)
+
+
+def check_graph(info, session):
+    """The graph's input and output must be what the metadata says."""
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    names = ([i.name for i in inputs], [o.name for o in outputs])
+    if names != ([INPUT], [OUTPUT]):
+        raise UserError(f"{info.path}: graph has inputs {names[0]} and outputs {names[1]}; expected [h] -> [frame]")
+    h_shape, frame_shape = inputs[0].shape, outputs[0].shape
+    if inputs[0].type != "tensor(float)" or outputs[0].type != "tensor(uint8)":
+        raise UserError(f"{info.path}: graph maps {inputs[0].type} to {outputs[0].type}; expected float to uint8")
+    if len(h_shape) != 2 or h_shape[1] != info.n or list(frame_shape[1:]) != [info.height, info.width, 3]:
+        raise UserError(f"{info.path}: graph shapes h {h_shape} -> frame {frame_shape} disagree with the metadata "
+                        f"(n = {info.n}, {info.width}x{info.height})")
+
+
+def provider_list(provider):
+    """ONNX Runtime providers for --provider auto|cuda|cpu; cuda without a CUDA build is a UserError."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if provider == "cpu":
+        return ["CPUExecutionProvider"]
+    if provider == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise UserError("--provider cuda: this ONNX Runtime has no CUDA provider "
+                            "(pip install 'dvtex[gpu]' on a machine with an NVIDIA GPU), or use --provider cpu")
+        return ["CUDAExecutionProvider"]
+    if provider != "auto":
+        raise UserError(f"--provider {provider}: choose auto, cuda or cpu")
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+def session_options(threads=2):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # no busy cores between frames
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return opts
+
+
+def load_model(path, provider="auto", threads=2):
+    """Open a dvtex .onnx file: (onnxruntime.InferenceSession, ModelInfo). Refuses, with a UserError,
+    a missing file, a file that is not ONNX, an ONNX without dvtex metadata, a newer format, and
+    metadata that disagrees with the graph."""
+    import onnxruntime as ort
+
+    if not os.path.isfile(path):
+        raise UserError(f"no such model file: {path}")
+    providers = provider_list(provider)
+    try:
+        session = ort.InferenceSession(path, sess_options=session_options(threads), providers=providers)
+    except Exception as err:  # ORT raises its own Fail/InvalidProtobuf/... types for unreadable files
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path} is not a readable ONNX model ({first[:140]})") from None
+    try:
+        meta = decode_metadata(session.get_modelmeta().custom_metadata_map)
+    except json.JSONDecodeError:
+        raise UserError(f"{path}: its dvtex metadata is not valid JSON; export it again with dvtex-export") from None
+    info = parse_metadata(meta, path)
+    check_graph(info, session)
+    return session, info
