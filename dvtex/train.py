@@ -109,7 +109,7 @@ def make_checkpoint(model, opt, step, gen, pairs, seqs, args, history):
         "rng": {"torch": torch.get_rng_state(), "batch": gen.get_state()},
         "data": [s.describe() for s in seqs], "fps": float(seqs[0].fps),
         "h0": initial_states(model, pairs), "history": history,
-        "train_args": {k: getattr(args, k) for k in ("batch", "lr", "seed", "kl_warmup", "mask")},
+        "train_args": {k: getattr(args, k) for k in ("batch", "lr", "lr_dynamics", "seed", "kl_warmup", "mask")},
     }
 
 
@@ -148,7 +148,9 @@ def train(args):
     torch.manual_seed(args.seed)  # the same initial weights on every rank
     cfg = build_config(args, seqs[0].frames.shape[3], ckpt)
     model = DVAE(cfg).to(run.device)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    dynamics = [model.A, model.B]
+    others = [p for name, p in model.named_parameters() if name not in ("A", "B")]
+    opt = torch.optim.Adam([{"params": others}, {"params": dynamics, "lr": args.lr_dynamics}], lr=args.lr)
     gen = torch.Generator().manual_seed(args.seed * 1000 + run.rank)
     torch.manual_seed(args.seed * 1000 + run.rank + 1)
     step, history = 0, []
@@ -239,6 +241,8 @@ def parse_args(argv):
     budget.add_argument("--minutes", type=float, help="train for this many minutes")
     p.add_argument("--batch", type=int, default=64, help="frame pairs per step (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr-dynamics", type=float, default=1e-2,
+                   help="learning rate of A and B (default 1e-2: 200 numbers with a weak, noisy gradient)")
     p.add_argument("--kl-warmup", type=int, default=0, help="steps over which the KL weight ramps from 0 to 1")
     p.add_argument("--mask", help="incomplete data: saltpepper:P, rect:P, or a mask video/folder (white = observed)")
     p.add_argument("--grey", action="store_true", help="train on grey frames even if the source is in colour")
