@@ -122,7 +122,7 @@ def session_options(threads=2):
     return opts
 
 
-def load_model(path, provider="auto", threads=2):
+def load_model(path, provider="auto", threads=2, cuda_graph=False):
     """Open a dvtex .onnx file: (onnxruntime.InferenceSession, ModelInfo). Refuses, with a UserError,
     a missing file, a file that is not ONNX, an ONNX without dvtex metadata, a newer format, and
     metadata that disagrees with the graph."""
@@ -131,6 +131,8 @@ def load_model(path, provider="auto", threads=2):
     if not os.path.isfile(path):
         raise UserError(f"no such model file: {path}")
     providers = provider_list(provider)
+    if cuda_graph:  # replays a captured CUDA graph: needs fixed shapes and addresses (IOBinding)
+        providers = [("CUDAExecutionProvider", {"enable_cuda_graph": "1"})]
     try:
         session = ort.InferenceSession(path, sess_options=session_options(threads), providers=providers)
     except Exception as err:  # ORT raises its own Fail/InvalidProtobuf/... types for unreadable files

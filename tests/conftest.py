@@ -49,3 +49,15 @@ def checkpoints(tmp_path_factory):
         assert proc.returncode == 0, proc.stderr
         made[name] = out
     return made
+
+
+@pytest.fixture(scope="session")
+def onnx_model(checkpoints, tmp_path_factory):
+    """The tiny RGB water checkpoint exported to .onnx (32x32)."""
+    out = tmp_path_factory.mktemp("onnx") / "water.onnx"
+    proc = run_module("dvtex.export", checkpoints["water"], "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+needs_display = pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display (make test runs under xvfb-run)")

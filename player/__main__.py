@@ -1,0 +1,3 @@
+from dvtex.player.cli import main
+
+main()

@@ -1,0 +1,159 @@
+"""Play a dvtex texture forever: dvtex-play model.onnx --fps 30
+
+In a window (keys: Space pause, Right step, R reseed, Up/Down speed, ] [ noise gain,
+F fullscreen, S screenshot, V record MP4, H overlay, Q/Esc quit), or without one:
+  --out FILE --frames N   render N frames to .mp4 / .gif / a folder of PNGs
+  --headless              decode as fast as possible and print the throughput
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from dvtex.errors import ArgumentParser, UserError, cli_entry
+
+
+def log(message):
+    print(f"dvtex-play: {message}", file=sys.stderr)
+
+
+def parse_size(text):
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        if w > 0 and h > 0:
+            return w, h
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 768x768")
+
+
+def parse_start(text):
+    if text == "random":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a stored state's index or 'random'") from None
+
+
+def parse_args(argv):
+    p = ArgumentParser(prog="dvtex-play", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="a .onnx file written by dvtex-export")
+    p.add_argument("--fps", type=float, default=30.0, help="display frame rate (default 30)")
+    p.add_argument("--provider", default="auto", choices=["auto", "cuda", "cpu"], help="ONNX Runtime provider (default auto)")
+    p.add_argument("--threads", type=int, default=2, help="ONNX Runtime CPU threads (default 2)")
+    p.add_argument("--cuda-graph", action="store_true", help="replay a captured CUDA graph (CUDA provider)")
+    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--start", type=parse_start, default=0, help="stored initial state K, or 'random' (default 0)")
+    p.add_argument("--speed", type=float, default=1.0, help="process steps per frame, any s > 0 (default 1)")
+    p.add_argument("--gain", type=float, default=1.0, help="noise gain, 0..3 (default 1: the trained statistics)")
+    p.add_argument("--size", type=parse_size, help="window size WxH (default: the frame scaled to about 512)")
+    p.add_argument("--fullscreen", action="store_true")
+    p.add_argument("--nearest", action="store_true", help="nearest-neighbour scaling (default linear)")
+    p.add_argument("--vsync", action="store_true", help="wait for vertical sync (off by default: the clock paces)")
+    p.add_argument("--overlay", action="store_true", help="start with the overlay shown (H toggles it)")
+    p.add_argument("--frames", type=int, help="stop after N frames (with --out: frames to render, default 10 s)")
+    p.add_argument("--out", help="render to FILE.mp4 / FILE.gif / a folder of PNGs, without a window")
+    p.add_argument("--headless", action="store_true", help="no window: measure decode throughput")
+    p.add_argument("--batch", type=int, default=8, help="with --headless: states per decode (default 8)")
+    p.add_argument("--stats-json", help="write playback statistics to this JSON file at exit")
+    args = p.parse_args(argv)
+    if args.fps <= 0 or args.speed <= 0:
+        p.error("--fps and --speed must be positive")
+    if args.frames is not None and args.frames < 1:
+        p.error("--frames must be at least 1")
+    return args
+
+
+def open_window(producer, args, stats):
+    import pyglet
+
+    from dvtex.player.window import PlayerWindow  # imports pyglet's GL: only when a window is wanted
+
+    def recorder(path):
+        from dvtex.player.render import VideoWriter
+
+        return VideoWriter(path, args.fps, producer.decoder.info.width, producer.decoder.info.height)
+
+    try:
+        return PlayerWindow(producer, args.fps, stats, size=args.size, fullscreen=args.fullscreen,
+                            nearest=args.nearest, vsync=args.vsync, overlay=args.overlay, recorder=recorder, log=log)
+    except (pyglet.window.NoSuchDisplayException, pyglet.window.NoSuchConfigException, pyglet.gl.ContextException) as err:
+        raise UserError(f"could not open an OpenGL 3.3 window ({err}); use --out FILE, or xvfb-run with Mesa") from None
+
+
+def check_display():
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise UserError("no display to open a window on; render to a file with --out demo.mp4 --frames 300, "
+                        "or run under xvfb-run")
+
+
+def play(args, t_start):
+    from dvtex.player.decoder import FrameDecoder
+    from dvtex.player.producer import FrameProducer
+    from dvtex.player.stats import PlaybackStats
+    from dvtex.player.stream import LatentStream
+
+    window_wanted = not (args.out or args.headless)
+    if window_wanted:
+        check_display()  # before loading anything: say it at once
+    batch = args.batch if args.headless and not args.out else 1
+    decoder = FrameDecoder(args.model, args.provider, batch=batch, threads=args.threads,
+                           cuda_graph=args.cuda_graph, log=log)
+    info = decoder.info
+    stream = make_stream(info, args)
+    stats = PlaybackStats(args.fps, decoder.provider, t_start)
+    if args.out:
+        from dvtex.player.render import open_writer, render
+
+        writer = open_writer(args.out, args.fps, info.width, info.height)
+    log(f"{os.path.basename(args.model)}: {info.width}x{info.height}, n = {info.n}, decoding with {decoder.provider}")
+    if args.out:
+        frames = args.frames or int(round(10 * args.fps))
+        rate = render(stream, decoder, frames, writer)
+        print(f"rendered {frames} frames to {args.out} ({rate:.0f} frames/s)")
+    elif args.headless:
+        from dvtex.player.render import throughput
+
+        frames = args.frames or 1000
+        rate = throughput(stream, decoder, frames)
+        print(f"decoded {frames} frames at batch {batch}: {rate:.0f} frames/s ({1000 / rate:.2f} ms/frame) on {decoder.provider}")
+    else:
+        from dvtex.player.producer import FrameProducer
+
+        producer = FrameProducer(stream, decoder, stats).start()
+        window = open_window(producer, args, stats)
+        try:
+            window.run(args.frames)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            producer.stop()
+            window.close()
+        summary = stats.summary()
+        log(f"{summary['frames']} frames at {args.fps:g} FPS, {summary['dropped']} dropped, "
+            f"interval p99 {summary['interval_ms']['p99']:.2f} ms")
+    if args.stats_json:
+        stats.write_json(args.stats_json)
+    return 0
+
+
+def make_stream(info, args):
+    from dvtex.player.stream import LatentStream
+
+    try:
+        return LatentStream(info, seed=args.seed, start=args.start, speed=args.speed, gain=args.gain)
+    except IndexError as err:
+        raise UserError(f"--start: {err}") from None
+
+
+@cli_entry("dvtex-play")
+def main(argv=None):
+    t_start = time.perf_counter()
+    args = parse_args(argv)
+    sys.exit(play(args, t_start))
+
+
+if __name__ == "__main__":
+    main()

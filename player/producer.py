@@ -1,0 +1,105 @@
+"""FrameProducer: a thread that keeps one decoded frame ready, in a ring of 3 preallocated buffers.
+
+Slots: one on screen, one ready, one being written. The producer makes frame k+1 while frame k is
+shown and then waits until the display takes it, so the latent advances exactly one step per
+displayed frame and latency never queues up. A display tick that finds nothing ready shows the
+previous frame again and counts a drop. No GL here; no allocation per frame.
+"""
+
+import threading
+import time
+
+import numpy as np
+
+SLOTS = 3
+
+
+class FrameProducer:
+    def __init__(self, stream, decoder, stats=None, burst_source=None):
+        self.stream, self.decoder, self.stats = stream, decoder, stats
+        self.burst_source = burst_source  # callable -> (n,) innovation burst or None (audio onsets)
+        self.buffers = [np.zeros(decoder.info.frame_shape, np.uint8) for _ in range(SLOTS)]
+        self.shown, self.ready = 0, None
+        self.ready_index = -1  # latent step of the ready frame
+        self.shown_index = -1  # latent step of the frame on screen
+        self.paused = False
+        self._step_once = False
+        self._reseed = False
+        self._reseed_value = None
+        self._cond = threading.Condition()
+        self._stop = False
+        self.error = None
+        self._thread = threading.Thread(target=self._run, name="dvtex-producer", daemon=True)
+
+    def start(self):
+        self._produce(self._free_slot())  # the first frame, made before the clock starts
+        self.take()
+        self._thread.start()
+        return self
+
+    def _free_slot(self):
+        return next(i for i in range(SLOTS) if i != self.shown and i != self.ready)
+
+    def _produce(self, slot):
+        if self._reseed:
+            self.stream.reseed(self._reseed_value)
+            self._reseed = False
+        t0 = time.perf_counter()
+        h = self.stream.step(self.burst_source() if self.burst_source else None)
+        self.decoder.decode(h, self.buffers[slot][None])
+        if self.stats is not None:
+            self.stats.decoded((time.perf_counter() - t0) * 1000)
+        with self._cond:
+            self.ready, self.ready_index = slot, self.stream.steps
+
+    def _run(self):
+        try:
+            while True:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._stop or (self.ready is None and (not self.paused or self._step_once)))
+                    if self._stop:
+                        return
+                    self._step_once = False
+                    slot = self._free_slot()
+                self._produce(slot)
+        except BaseException as err:  # surfaced by take(): a dead producer must not freeze the picture silently
+            self.error = err
+
+    def take(self):
+        """The frame to show now: (buffer, is_new). Never blocks."""
+        if self.error is not None:
+            raise RuntimeError("the frame producer failed") from self.error
+        with self._cond:
+            if self.ready is None:
+                return self.buffers[self.shown], False
+            self.shown, self.ready = self.ready, None
+            self.shown_index = self.ready_index
+            self._cond.notify_all()
+            return self.buffers[self.shown], True
+
+    def step(self):
+        """While paused: make exactly one more frame."""
+        with self._cond:
+            self._step_once = True
+            self._cond.notify_all()
+
+    def set_paused(self, paused):
+        with self._cond:
+            self.paused = paused
+            self._cond.notify_all()
+
+    def reseed(self, seed=None):
+        """Restart the latent process with new noise (applied to the next frame produced)."""
+        with self._cond:
+            self._reseed, self._reseed_value = True, seed
+
+    def wait_ready(self, timeout=5.0):
+        with self._cond:
+            return self._cond.wait_for(lambda: self.ready is not None or self.error is not None, timeout)
+
+    def stop(self):
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)

@@ -1,0 +1,114 @@
+"""Frames to files without a window: MP4 (PyAV, H.264), GIF, or a folder of PNGs; and the headless
+throughput run. Used by --out, by the window's V recording and by `make demo`."""
+
+import os
+import time
+
+import numpy as np
+from PIL import Image
+
+from dvtex.errors import UserError
+
+VIDEO_EXTS = (".mp4", ".mkv", ".mov")
+
+
+class VideoWriter:
+    """H.264 in MP4/MKV/MOV at a fixed frame rate; frames are uint8 (H, W, 3)."""
+
+    def __init__(self, path, fps, width, height):
+        import av
+
+        self.path, self.frames = path, 0
+        self.container = av.open(path, "w")
+        self.stream = self.container.add_stream("libx264", rate=round(fps) if float(fps).is_integer() else fps)
+        self.stream.width, self.stream.height = width + width % 2, height + height % 2  # yuv420p needs even sizes
+        self.stream.pix_fmt = "yuv420p"
+        self.stream.options = {"crf": "18", "preset": "veryfast"}
+
+    def write(self, frame):
+        import av
+
+        if frame.shape[1] != self.stream.width or frame.shape[0] != self.stream.height:
+            frame = np.pad(frame, ((0, self.stream.height - frame.shape[0]), (0, self.stream.width - frame.shape[1]), (0, 0)))
+        for packet in self.stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            self.container.mux(packet)
+        self.frames += 1
+
+    def close(self):
+        for packet in self.stream.encode(None):
+            self.container.mux(packet)
+        self.container.close()
+
+
+class GifWriter:
+    """An animated GIF (frames kept until close: meant for short clips)."""
+
+    def __init__(self, path, fps, width, height):
+        self.path, self.fps, self.images, self.frames = path, fps, [], 0
+
+    def write(self, frame):
+        self.images.append(Image.fromarray(frame).quantize(colors=256, method=Image.Quantize.MEDIANCUT))
+        self.frames += 1
+
+    def close(self):
+        if self.images:
+            self.images[0].save(self.path, save_all=True, append_images=self.images[1:], loop=0,
+                                duration=max(20, round(1000 / self.fps)), optimize=False)
+
+
+class PngWriter:
+    """A folder of frame_000000.png, frame_000001.png, ..."""
+
+    def __init__(self, path, fps, width, height):
+        os.makedirs(path, exist_ok=True)
+        self.path, self.frames = path, 0
+
+    def write(self, frame):
+        Image.fromarray(frame).save(os.path.join(self.path, f"frame_{self.frames:06d}.png"))
+        self.frames += 1
+
+    def close(self):
+        pass
+
+
+def open_writer(path, fps, width, height):
+    """A writer chosen by the name: .mp4/.mkv/.mov video, .gif, anything else a folder of PNGs."""
+    ext = os.path.splitext(path)[1].lower()
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UserError(f"--out {path}: folder {folder} does not exist")
+    if ext in VIDEO_EXTS:
+        return VideoWriter(path, fps, width, height)
+    if ext == ".gif":
+        return GifWriter(path, fps, width, height)
+    if ext and not os.path.isdir(path):
+        raise UserError(f"--out {path}: write .mp4, .mkv, .mov, .gif, or a folder name for PNGs")
+    return PngWriter(path, fps, width, height)
+
+
+def render(stream, decoder, frames, writer, on_frame=None):
+    """Decode `frames` frames of the latent stream into `writer`; returns frames per second."""
+    frame = np.zeros(decoder.info.frame_shape, np.uint8)
+    t0 = time.perf_counter()
+    try:
+        for i in range(frames):
+            h = stream.step(on_frame(i) if on_frame else None)
+            decoder.decode(h, frame[None])
+            writer.write(frame)
+    finally:
+        writer.close()
+    return frames / max(time.perf_counter() - t0, 1e-9)
+
+
+def throughput(stream, decoder, frames):
+    """Decode as fast as possible, `decoder.batch` states a call: frames per second."""
+    h = np.zeros((decoder.batch, stream.info.n), np.float32)
+    decoder.decode(h)  # warm-up: first runs allocate ONNX Runtime's arenas
+    t0 = time.perf_counter()
+    done = 0
+    while done < frames:
+        for row in h:
+            row[:] = stream.step()[0]
+        decoder.decode(h)
+        done += decoder.batch
+    return done / max(time.perf_counter() - t0, 1e-9)

@@ -1,0 +1,230 @@
+"""The pyglet side: a texture made once and updated in place, the player window, and the drawable
+that apps embed as a live background.
+
+`FrameTexture` owns a GL texture of the frame size (glTexSubImage2D each frame, no reallocation)
+and a sprite that draws it scaled to a rectangle. `PlayerWindow` takes frames from a
+FrameProducer on a clock paced at exactly --fps; its draw handler only draws.
+"""
+
+import ctypes
+import datetime
+import time
+
+import numpy as np
+import pyglet
+
+pyglet.options["shadow_window"] = False  # one context, made with our window
+from pyglet import gl  # noqa: E402
+from pyglet.window import key  # noqa: E402
+
+SPEED_STEP, GAIN_STEP = 1.25, 0.1
+
+
+class FrameTexture:
+    """An RGB uint8 (H, W, 3) frame as a texture, drawn scaled into (x, y, width, height)."""
+
+    def __init__(self, frame_height, frame_width, nearest=False, batch=None, group=None):
+        filt = gl.GL_NEAREST if nearest else gl.GL_LINEAR
+        self.size = (frame_width, frame_height)
+        self.texture = pyglet.image.Texture.create(frame_width, frame_height, internalformat=gl.GL_RGB8,
+                                                   min_filter=filt, mag_filter=filt)
+        region = self.texture.get_transform(flip_y=True)  # frames are stored top row first
+        region.anchor_x = region.anchor_y = 0
+        self.sprite = pyglet.sprite.Sprite(region, batch=batch, group=group)
+
+    def upload(self, frame):
+        gl.glBindTexture(gl.GL_TEXTURE_2D, self.texture.id)
+        gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
+        gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, self.size[0], self.size[1], gl.GL_RGB, gl.GL_UNSIGNED_BYTE,
+                           ctypes.c_void_p(frame.ctypes.data))
+
+    def place(self, x, y, width, height):
+        self.sprite.update(x=x, y=y, scale_x=width / self.size[0], scale_y=height / self.size[1])
+
+    def fit(self, width, height):
+        """Letterbox: the largest rectangle of the frame's aspect centred in width x height."""
+        scale = min(width / self.size[0], height / self.size[1])
+        w, h = self.size[0] * scale, self.size[1] * scale
+        self.place((width - w) / 2, (height - h) / 2, w, h)
+
+    def draw(self):
+        self.sprite.draw()
+
+    def delete(self):
+        self.sprite.delete()
+        self.texture.delete()
+
+
+class TextureBackground:
+    """A live dvtex texture behind an app's own content: call draw() first in its on_draw.
+
+        stream = TextureStream("fire.onnx")
+        background = TextureBackground(stream, window.width, window.height)
+        @window.event
+        def on_draw():
+            window.clear(); background.draw(); label.draw()
+
+    Each draw() advances the texture one frame, at the app's own frame rate; resize() follows
+    the window (the texture covers it, cropping the frame's overflow is not attempted: it stretches).
+    """
+
+    def __init__(self, stream, width, height, x=0, y=0, nearest=False):
+        self.stream = stream
+        h, w, _ = stream.frame_shape
+        self.frame = np.zeros(stream.frame_shape, np.uint8)
+        self.texture = FrameTexture(h, w, nearest)
+        self.resize(width, height, x, y)
+
+    def resize(self, width, height, x=0, y=0):
+        self.texture.place(x, y, width, height)
+
+    def draw(self):
+        self.stream.next_frame(out=self.frame)
+        self.texture.upload(self.frame)
+        self.texture.draw()
+
+    def delete(self):
+        self.texture.delete()
+
+
+def read_framebuffer(window):
+    """The window's back buffer as uint8 (H, W, 3), top row first (for tests and screenshots)."""
+    w, h = window.get_framebuffer_size()
+    buf = (gl.GLubyte * (w * h * 4))()
+    gl.glPixelStorei(gl.GL_PACK_ALIGNMENT, 1)
+    gl.glReadPixels(0, 0, w, h, gl.GL_RGBA, gl.GL_UNSIGNED_BYTE, buf)
+    return np.frombuffer(buf, np.uint8).reshape(h, w, 4)[::-1, :, :3].copy()
+
+
+class PlayerWindow:
+    """A window that shows a FrameProducer's frames at exactly `fps`, with keyboard controls."""
+
+    def __init__(self, producer, fps, stats, size=None, fullscreen=False, nearest=False, vsync=False,
+                 overlay=False, recorder=None, log=print):
+        self.producer, self.fps, self.stats, self.log = producer, fps, stats, log
+        info = producer.decoder.info
+        width, height = size or _default_size(info.width, info.height)
+        self.window = pyglet.window.Window(width, height, caption=f"dvtex - {info.path}", resizable=True,
+                                           vsync=vsync, fullscreen=fullscreen)
+        self.texture = FrameTexture(info.height, info.width, nearest)
+        self.overlay_batch = pyglet.graphics.Batch()
+        self.label = pyglet.text.Label("", x=8, y=8, width=420, multiline=True, font_size=11, anchor_y="bottom",
+                                       color=(255, 255, 255, 255), batch=self.overlay_batch)
+        self.show_overlay = overlay
+        self.recorder_factory, self.recording = recorder, None
+        self.frame = producer.buffers[producer.shown]
+        self.window.push_handlers(on_key_press=self.on_key_press, on_draw=self.on_draw, on_resize=self.on_resize)
+        self.texture.upload(self.frame)
+        self._overlay_due = 0.0
+
+    def on_resize(self, width, height):
+        self.texture.fit(*self.window.get_framebuffer_size())
+
+    def on_draw(self):
+        self.window.clear()
+        self.texture.draw()
+        if self.show_overlay:
+            self.overlay_batch.draw()
+
+    def on_key_press(self, symbol, modifiers):
+        p, s = self.producer, self.producer.stream
+        if symbol in (key.Q, key.ESCAPE):
+            self.window.has_exit = True
+        elif symbol == key.SPACE:
+            p.set_paused(not p.paused)
+        elif symbol == key.RIGHT and p.paused:
+            p.step()
+        elif symbol == key.R:
+            p.reseed()
+        elif symbol == key.UP:
+            s.speed *= SPEED_STEP
+        elif symbol == key.DOWN:
+            s.speed /= SPEED_STEP
+        elif symbol == key.BRACKETRIGHT:
+            s.gain += GAIN_STEP
+        elif symbol == key.BRACKETLEFT:
+            s.gain -= GAIN_STEP
+        elif symbol == key.F:
+            self.window.set_fullscreen(not self.window.fullscreen)
+        elif symbol == key.H:
+            self.show_overlay = not self.show_overlay
+        elif symbol == key.S:
+            self.screenshot()
+        elif symbol == key.V:
+            self.toggle_recording()
+        return pyglet.event.EVENT_HANDLED
+
+    def screenshot(self):
+        from PIL import Image
+
+        path = datetime.datetime.now().strftime("dvtex-%Y%m%d-%H%M%S.png")
+        Image.fromarray(self.frame).save(path)
+        self.log(f"screenshot {path}")
+        return path
+
+    def toggle_recording(self):
+        if self.recording is not None:
+            self.recording.close()
+            self.log(f"recorded {self.recording.frames} frames to {self.recording.path}")
+            self.recording = None
+        elif self.recorder_factory is not None:
+            self.recording = self.recorder_factory(datetime.datetime.now().strftime("dvtex-%Y%m%d-%H%M%S.mp4"))
+            self.log(f"recording to {self.recording.path} (V stops)")
+
+    def tick(self, now):
+        """One display tick: take the ready frame (or repeat the last one), draw, flip."""
+        frame, new = self.producer.take()
+        if self.producer.paused and not new:
+            new = True  # a paused picture is not a dropped frame
+        elif new:
+            self.texture.upload(frame)
+            self.frame = frame
+        if self.recording is not None:
+            self.recording.write(self.frame)
+        if self.show_overlay and now >= self._overlay_due:
+            self._overlay_due = now + 0.25  # text layout is costly: four times a second is enough
+            self.label.text = self.overlay_text()
+        self.on_draw()
+        self.window.flip()
+        self.stats.shown(time.perf_counter(), new)
+
+    def overlay_text(self):
+        st, s = self.stats, self.producer.stream
+        d50, d99 = st.decodes.percentiles(50, 99)
+        return (f"{st.fps_now():5.1f} FPS (target {self.fps:g})   drops {st.dropped}\n"
+                f"decode {d50:.1f} ms (p99 {d99:.1f})   {st.provider}\n"
+                f"speed {s.speed:.2f}   gain {s.gain:.2f}   seed {s.seed}"
+                + ("   PAUSED" if self.producer.paused else "") + ("   REC" if self.recording else ""))
+
+    def run(self, max_frames=None):
+        """Show frames until the window closes (or max_frames ticks): sleep, then spin the last
+        1.5 ms, so each flip lands on the clock; after a stall the clock restarts instead of bursting."""
+        period = 1.0 / self.fps
+        self.on_resize(*self.window.get_size())
+        next_t = time.perf_counter()
+        ticks = 0
+        while not self.window.has_exit and (max_frames is None or ticks < max_frames):
+            self.window.dispatch_events()
+            wait = next_t - time.perf_counter()
+            if wait > 0.002:
+                time.sleep(min(wait - 0.0015, 0.01))
+                continue
+            while time.perf_counter() < next_t:
+                pass
+            self.tick(time.perf_counter())
+            ticks += 1
+            next_t += period
+            if time.perf_counter() - next_t > period:
+                next_t = time.perf_counter() + period
+        return ticks
+
+    def close(self):
+        if self.recording is not None:
+            self.toggle_recording()
+        self.texture.delete()
+        self.window.close()
+
+
+def _default_size(width, height):
+    scale = max(1, round(512 / max(width, height)))
+    return width * scale, height * scale

@@ -1,0 +1,101 @@
+import json
+import os
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from dvtex.dynamics import stationarity_residual
+from dvtex.player import TextureStream, load_model
+from dvtex.player.stream import LatentStream
+
+from conftest import assert_user_error, needs_display, run_module
+
+
+def test_texture_stream_is_deterministic_by_seed(onnx_model):
+    with TextureStream(str(onnx_model), seed=5, provider="cpu") as a, TextureStream(str(onnx_model), seed=5) as b:
+        fa = [a.next_frame() for _ in range(6)]
+        fb = [f for f, _ in zip(b, range(6))]
+        assert a.provider == "CPUExecutionProvider"
+    assert fa[0].shape == (32, 32, 3) and fa[0].dtype == np.uint8
+    assert all(np.array_equal(x, y) for x, y in zip(fa, fb))
+    assert not np.array_equal(fa[1], fa[5])
+    with TextureStream(str(onnx_model), seed=6) as c:
+        assert np.array_equal(c.next_frame(), fa[0])  # both start from stored state h0[0]
+        assert not np.array_equal(c.next_frame(), fa[1])
+        c.reseed(5)
+        assert all(np.array_equal(c.next_frame(), f) for f in fa)
+        out = np.zeros((32, 32, 3), np.uint8)
+        assert c.next_frame(out=out) is out
+
+
+def test_latent_stream_controls_and_stationarity(onnx_model):
+    _, info = load_model(str(onnx_model), "cpu")
+    s = LatentStream(info, seed=0, start=3)
+    assert np.allclose(s.step()[0], info.h0[3])
+    s.speed, s.gain = 1000, -1
+    assert s.speed == 64 and s.gain == 0
+    with pytest.raises(IndexError):
+        LatentStream(info, start=99)
+    for speed in (0.5, 1.0, 2.5):
+        s = LatentStream(info, seed=1, start="random", speed=speed)
+        h = np.array([s.step()[0].copy() for _ in range(20000)], np.float64)[200:]
+        assert np.abs(np.cov(h.T) - np.eye(info.n)).max() < 0.15, speed
+        assert stationarity_residual(*s.scaler(speed)) < 1e-9
+
+
+def test_offline_render_has_exactly_n_frames(onnx_model, tmp_path):
+    for name in ("clip.mp4", "clip.gif", "pngs"):
+        proc = run_module("dvtex.player", onnx_model, "--frames", 25, "--fps", 20, "--out", tmp_path / name)
+        assert proc.returncode == 0, proc.stderr
+        assert "rendered 25 frames" in proc.stdout and "frames/s" in proc.stdout
+    with av.open(str(tmp_path / "clip.mp4")) as f:
+        frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(video=0)]
+        assert f.streams.video[0].average_rate == 20
+    assert len(frames) == 25 and frames[0].shape == (32, 32, 3)
+    with Image.open(tmp_path / "clip.gif") as gif:
+        assert gif.n_frames == 25
+    assert sorted(os.listdir(tmp_path / "pngs"))[-1] == "frame_000024.png" and len(os.listdir(tmp_path / "pngs")) == 25
+    # the offline render is the stream: frame 7 of the PNGs is TextureStream's frame 7
+    with TextureStream(str(onnx_model), seed=0) as tex:
+        want = [tex.next_frame() for _ in range(8)][7]
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "pngs" / "frame_000007.png")), want)
+
+
+def test_headless_prints_throughput(onnx_model):
+    proc = run_module("dvtex.player", onnx_model, "--headless", "--frames", 64, "--batch", 8)
+    assert proc.returncode == 0, proc.stderr
+    assert "frames/s" in proc.stdout and "CPUExecutionProvider" in proc.stdout
+
+
+def test_user_errors(onnx_model, tmp_path):
+    no_display = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "dvtex.player", str(onnx_model)], env=no_display,
+                          capture_output=True, text=True, timeout=120)
+    assert_user_error(proc, "no display", "--out", "xvfb-run")
+    assert_user_error(run_module("dvtex.player", tmp_path / "none.onnx"), "no such model file")
+    (tmp_path / "bad.onnx").write_bytes(b"garbage")
+    assert_user_error(run_module("dvtex.player", tmp_path / "bad.onnx", "--headless"), "not a readable ONNX model")
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        assert_user_error(run_module("dvtex.player", onnx_model, "--provider", "cuda", "--headless"), "CUDA")
+    assert_user_error(run_module("dvtex.player", onnx_model, "--start", "40", "--headless"), "--start")
+    assert_user_error(run_module("dvtex.player", onnx_model, "--out", tmp_path / "x.avi2"), "--out")
+
+
+@needs_display
+def test_stats_json_from_a_window_run(onnx_model, tmp_path):
+    stats = tmp_path / "stats.json"
+    proc = run_module("dvtex.player", onnx_model, "--frames", 30, "--fps", 60, "--stats-json", stats)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(stats.read_text())
+    assert data["frames"] == 30 and data["fps_target"] == 60 and data["provider"] == "CPUExecutionProvider"
+    for key in ("p50", "p99", "max"):
+        assert data["interval_ms"][key] > 0
+    assert set(data["decode_ms"]) == {"p50", "p99"} and data["first_frame_ms"] > 0
+    assert set(data["rss_mb"]) == {"start", "end"} and data["dropped"] >= 0

@@ -1,0 +1,147 @@
+"""A real pyglet window under Xvfb: what it shows, read back from the framebuffer, and its keys."""
+
+import os
+
+import numpy as np
+import pytest
+
+from conftest import needs_display
+
+pytestmark = needs_display
+
+
+@pytest.fixture
+def player(onnx_model):
+    from dvtex.player.decoder import FrameDecoder
+    from dvtex.player.producer import FrameProducer
+    from dvtex.player.stats import PlaybackStats
+    from dvtex.player.stream import LatentStream
+    from dvtex.player.window import PlayerWindow
+
+    decoder = FrameDecoder(str(onnx_model), "cpu")
+    producer = FrameProducer(LatentStream(decoder.info, seed=11), decoder).start()
+    recorded = []
+
+    def recorder(path):
+        from dvtex.player.render import VideoWriter
+
+        recorded.append(path)
+        return VideoWriter(path, 30, 32, 32)
+
+    window = PlayerWindow(producer, 30, PlaybackStats(30, decoder.provider), size=(128, 128), nearest=True,
+                          recorder=recorder, log=lambda m: None)
+    window.recorded = recorded
+    yield window
+    producer.stop()
+    window.close()
+
+
+def test_window_shows_what_texture_stream_makes(player, onnx_model):
+    from dvtex.player import TextureStream
+    from dvtex.player.window import read_framebuffer
+
+    assert player.run(60) == 60
+    assert player.stats.frames == 60
+    index = player.producer.shown_index
+    assert index >= 50  # the latent advanced with the display, not stuck
+    player.on_draw()
+    shown = read_framebuffer(player.window)
+    with TextureStream(str(onnx_model), seed=11, provider="cpu") as tex:
+        want = [tex.next_frame() for _ in range(index + 1)][index]
+    assert shown.shape == (128, 128, 3)
+    scaled = np.repeat(np.repeat(want, 4, axis=0), 4, axis=1)  # --nearest, 4x
+    assert np.abs(shown.astype(int) - scaled).max() <= 2
+
+
+def test_keys_change_what_they_name(player, tmp_path, monkeypatch):
+    from pyglet.window import key
+
+    monkeypatch.chdir(tmp_path)
+
+    def press(symbol):  # as if typed: pyglet queues window events and runs them in dispatch_events()
+        player.window.dispatch_event("on_key_press", symbol, 0)
+        player.window.dispatch_events()
+
+    stream = player.producer.stream
+    player.run(5)
+    press(key.SPACE)
+    assert player.producer.paused
+    player.run(5)
+    before = player.producer.shown_index
+    player.run(3)
+    assert player.producer.shown_index == before  # paused: the picture holds
+    press(key.RIGHT)
+    player.producer.wait_ready()
+    player.run(2)
+    assert player.producer.shown_index == before + 1  # one step
+    press(key.SPACE)
+    press(key.UP)
+    assert stream.speed == pytest.approx(1.25)
+    press(key.DOWN)
+    press(key.DOWN)
+    assert stream.speed == pytest.approx(0.8)
+    press(key.BRACKETRIGHT)
+    assert stream.gain == pytest.approx(1.1)
+    press(key.BRACKETLEFT)
+    press(key.BRACKETLEFT)
+    assert stream.gain == pytest.approx(0.9)
+    seed = stream.seed
+    press(key.R)
+    player.run(3)
+    assert stream.seed != seed
+    assert not player.show_overlay
+    press(key.H)
+    player.run(2)
+    assert player.show_overlay and "FPS" in player.label.text and "gain 0.90" in player.label.text
+    press(key.S)
+    assert len([f for f in os.listdir(tmp_path) if f.endswith(".png")]) == 1
+    press(key.V)
+    player.run(10)
+    press(key.V)
+    import av
+
+    with av.open(player.recorded[0]) as f:
+        assert len(list(f.decode(video=0))) == 10
+    press(key.F)
+    assert player.window.fullscreen
+    press(key.F)
+    press(key.Q)
+    assert player.window.has_exit
+
+
+def test_background_example_app_runs(onnx_model):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "examples/background.py", str(onnx_model), "--frames", "20"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_texture_background_paints_the_stream_behind_app_content(onnx_model):
+    import pyglet
+
+    from dvtex.player import TextureStream
+    from dvtex.player.window import TextureBackground, read_framebuffer
+
+    window = pyglet.window.Window(96, 64, visible=True)
+    try:
+        with TextureStream(str(onnx_model), seed=3) as stream, TextureStream(str(onnx_model), seed=3) as twin:
+            background = TextureBackground(stream, *window.get_framebuffer_size(), nearest=True)
+            label = pyglet.shapes.Rectangle(0, 0, 10, 10, color=(255, 0, 255))  # the app's own content
+            for _ in range(3):
+                window.clear()
+                background.draw()
+                label.draw()
+            shown = read_framebuffer(window)
+            want = [twin.next_frame() for _ in range(3)][2]
+            background.delete()
+        w, h = window.get_framebuffer_size()
+        assert stream.latent.steps == 2  # three frames: h0 and two steps
+        assert np.array_equal(shown[-1, 0], [255, 0, 255])  # the app's square, bottom left, on top
+        rows, cols = (np.arange(h) * 32) // h, (np.arange(w) * 32) // w  # nearest, stretched to the window
+        assert np.abs(shown[:40, 20:].astype(int) - want[rows][:, cols][:40, 20:]).max() <= 2
+    finally:
+        window.close()
