@@ -7,7 +7,9 @@ APT_PKGS := xvfb xauth libgl1-mesa-dri libportaudio2
 ORT_EXTRA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-deps test bench clean
+DEMO_MODEL := models/fire64.onnx
+
+.PHONY: setup system-deps demo test bench clean
 
 setup: system-deps $(STAMP)
 
@@ -26,11 +28,23 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q -e ".[$(ORT_EXTRA),train,audio,eval,test]"
 	touch $(STAMP)
 
+# A window where there is a display; otherwise 10 s rendered to demo.mp4 and demo.gif here.
+demo: setup
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+	  $(PY) -m dvtex.player $(DEMO_MODEL) --fps 30 --overlay; \
+	else \
+	  $(PY) -m dvtex.player $(DEMO_MODEL) --fps 30 --frames 300 --out demo.mp4 && \
+	  $(PY) -m dvtex.player $(DEMO_MODEL) --fps 30 --frames 300 --out demo.gif && \
+	  echo "no display: 10 s of $(DEMO_MODEL) rendered to $(CURDIR)/demo.mp4 and $(CURDIR)/demo.gif"; \
+	fi
+
 test: setup
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) -m pytest -q
 
 bench: setup
-	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) benchmarks/train.py
+	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) benchmarks/player.py
+	$(PY) benchmarks/train.py
+	$(PY) benchmarks/digits.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache
