@@ -9,15 +9,13 @@ training minutes and writes JSON.
 """
 
 import argparse
-import json
 import os
-import platform
 import subprocess
 import sys
 import time
 
 import numpy as np
-import torch
+from common import write_result
 
 import dvtex
 from dvtex.checkpoint import load_checkpoint
@@ -64,12 +62,8 @@ def main():
         print(f"{row['minutes']:>8.1f} {row['steps']:>7d} {row['order_accuracy']:>10.1%} "
               f"{row['order_accuracy_min']:>11.1%} {row['readability']:>12.3f}  {row['labels_seed0']}", flush=True)
     result = {"benchmark": "digits", "recipe": recipe, "judge_accuracy": judge.accuracy, "rows": rows,
-              "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
               "wall_minutes": round((time.monotonic() - t0) / 60, 2)}
-    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {args.json}")
+    write_result(args.json, result)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import time
 
 import numpy as np
 import torch
+from common import write_result
 
 from dvtex.export.exporter import FrameGraph, export_model, process_metadata
 from dvtex.model import Decoder, DVAEConfig
@@ -134,7 +134,7 @@ def main():
     p.add_argument("--memory-frames", type=int, default=100_000)
     args = p.parse_args()
     folder = tempfile.mkdtemp(prefix="dvtex-bench-")
-    result = {"benchmark": "player", "hardware": f"{platform.machine()}, {os.cpu_count()} cores",
+    result = {"benchmark": "player",
               "targets": {"speedup": 1.5, "pacing_error_ms_p99": 3.0, "dropped": 0, "growth_mb": 2.0, "first_frame_s": 1.0}}
     print("1. decode per frame (ms), CPU, 2 threads")
     print(f"{'preset':>10} {'width':>5} {'ORT b1':>9} {'torch b1':>9} {'ratio':>7} {'ORT b8':>9} {'torch b8':>9} {'ratio':>7} {'ORT f/s':>8}")
@@ -155,10 +155,7 @@ def main():
     result["memory"] = bench_memory(small, args.memory_frames)
     m = result["memory"]
     print(f"RSS after warm-up {m['rss_mb_after_warmup']:.1f} MiB, at the end {m['rss_mb_end']:.1f} MiB: growth {m['growth_mb']:+.2f} MiB")
-    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {args.json}")
+    write_result(args.json, result)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,10 @@ how much sooner dvtex gets there. Prints a table and writes JSON.
 """
 
 import argparse
-import json
-import os
-import platform
 import time
 
 import torch
+from common import write_result
 
 from dvtex.data import FramePairs, load_sequences
 from dvtex.model import DVAE, DVAEConfig
@@ -85,12 +83,8 @@ def main():
     print(f"target = reference's best held-out -ELBO {target:.2f}; dvtex reaches it "
           + (f"{speedup:.1f}x sooner (bar: 5x)" if speedup else "not within its budget"))
     result = {"benchmark": "train", "target_loss": target, "speedup_to_target": speedup, "bar": 5.0,
-              "passed": bool(speedup and speedup >= 5), "seconds_per_recipe": args.seconds, "recipes": results,
-              "hardware": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}"}
-    os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)
-    with open(args.json, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {args.json}")
+              "passed": bool(speedup and speedup >= 5), "seconds_per_recipe": args.seconds, "recipes": results}
+    write_result(args.json, result)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,16 @@ def train_step(net, opt, y, mask=None, samples=1, kl_weight=1.0):
     return terms
 
 
+def cosine_factor(step, total, floor=0.02):
+    """Learning-rate factor: 1 at step 0, falling along a half cosine to `floor` at `total`."""
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0)))
+
+
+def set_lr(opt, base, factor):
+    for group, lr in zip(opt.param_groups, base):
+        group["lr"] = lr * factor
+
+
 def spectral_radius(A):
     return float(torch.linalg.eigvals(A.detach().double().cpu()).abs().max())
 
@@ -109,7 +119,7 @@ def make_checkpoint(model, opt, step, gen, pairs, seqs, args, history):
         "rng": {"torch": torch.get_rng_state(), "batch": gen.get_state()},
         "data": [s.describe() for s in seqs], "fps": float(seqs[0].fps),
         "h0": initial_states(model, pairs), "history": history,
-        "train_args": {k: getattr(args, k) for k in ("batch", "lr", "lr_dynamics", "seed", "kl_warmup", "mask")},
+        "train_args": {k: getattr(args, k) for k in ("batch", "lr", "lr_dynamics", "seed", "kl_warmup", "mask", "cosine")},
     }
 
 
@@ -183,6 +193,8 @@ def train(args):
             idx = torch.randint(len(pairs), (args.batch,), generator=gen).to(run.device)
             y, mask = pairs.batch(idx)
             kl_weight = min(1.0, (step + 1) / args.kl_warmup) if args.kl_warmup else 1.0
+            if args.cosine:
+                set_lr(opt, [args.lr, args.lr_dynamics], cosine_factor(step, args.cosine))
             terms = train_step(net, opt, y, mask, kl_weight=kl_weight)
             step += 1
             history.append([step] + [terms[k].item() for k in ("loss", "rec", "kl", "stat")])
@@ -243,6 +255,7 @@ def parse_args(argv):
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--lr-dynamics", type=float, default=1e-2,
                    help="learning rate of A and B (default 1e-2: 200 numbers with a weak, noisy gradient)")
+    p.add_argument("--cosine", type=int, metavar="N", help="decay the learning rates along a half cosine over N steps")
     p.add_argument("--kl-warmup", type=int, default=0, help="steps over which the KL weight ramps from 0 to 1")
     p.add_argument("--mask", help="incomplete data: saltpepper:P, rect:P, or a mask video/folder (white = observed)")
     p.add_argument("--grey", action="store_true", help="train on grey frames even if the source is in colour")

@@ -31,6 +31,7 @@ def main():
     @window.event
     def on_resize(width, height):
         background.resize(*window.get_framebuffer_size())
+        title.y, info.y = height - 80, height - 120  # the app's own layout, kept at the top
 
     @window.event
     def on_draw():

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import torch
 
-from dvtex.errors import ArgumentParser, UserError, cli_entry
+from dvtex.errors import ArgumentParser, cli_entry
 from dvtex.export.exporter import export_model, process_metadata
 from dvtex.export.reference import import_reference
 from dvtex.model import PRESETS

@@ -7,7 +7,9 @@
         for frame in tex: ...             # forever
 
 The same seed gives the same frames as `dvtex-play --seed`. For a pyglet app, wrap it in
-`dvtex.player.window.TextureBackground` and draw that first in on_draw.
+`dvtex.player.window.TextureBackground` and draw that first in on_draw. Sound drives it when given
+an audio source: `TextureStream(path, audio=LiveInput(None, fps=30))` or
+`audio=FileAudio("song.wav", fps=30).start()` (dvtex.player.audio).
 """
 
 import numpy as np
@@ -17,11 +19,17 @@ from dvtex.player.stream import LatentStream
 
 
 class TextureStream:
-    def __init__(self, path, seed=0, provider="auto", start=0, speed=1.0, gain=1.0, threads=2):
+    def __init__(self, path, seed=0, provider="auto", start=0, speed=1.0, gain=1.0, threads=2, audio=None,
+                 react=None):
         self.decoder = FrameDecoder(path, provider, batch=1, threads=threads)
         self.info = self.decoder.info
         self.latent = LatentStream(self.info, seed=seed, start=start, speed=speed, gain=gain)
-        self.burst_source = None  # callable -> (n,) innovation burst or None, called once a frame
+        self.audio = audio
+        self.burst_source = None  # once a frame: -> (n,) innovation burst or None
+        if audio is not None:
+            from dvtex.player.audio import AudioReactor
+
+            self.burst_source = AudioReactor(audio, self.latent, react, seed=seed)
 
     @property
     def frame_shape(self):
@@ -63,6 +71,8 @@ class TextureStream:
         self.latent.reseed(seed)
 
     def close(self):
+        if self.audio is not None:
+            self.audio.close()
         self.decoder.close()
 
     def __enter__(self):

@@ -4,6 +4,7 @@ In a window (keys: Space pause, Right step, R reseed, Up/Down speed, ] [ noise g
 F fullscreen, S screenshot, V record MP4, H overlay, Q/Esc quit), or without one:
   --out FILE --frames N   render N frames to .mp4 / .gif / a folder of PNGs
   --headless              decode as fast as possible and print the throughput
+Sound can drive it: --audio [DEVICE] (live input) or --audio-file song.wav (played and followed).
 """
 
 import argparse
@@ -37,9 +38,18 @@ def parse_start(text):
         raise argparse.ArgumentTypeError(f"{text!r}: give a stored state's index or 'random'") from None
 
 
+def parse_react(text):
+    from dvtex.player.audio_features import Reaction
+
+    try:
+        return Reaction.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
+
+
 def parse_args(argv):
     p = ArgumentParser(prog="dvtex-play", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="a .onnx file written by dvtex-export")
+    p.add_argument("model", nargs="?", help="a .onnx file written by dvtex-export")
     p.add_argument("--fps", type=float, default=30.0, help="display frame rate (default 30)")
     p.add_argument("--provider", default="auto", choices=["auto", "cuda", "cpu"], help="ONNX Runtime provider (default auto)")
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime CPU threads (default 2)")
@@ -58,7 +68,23 @@ def parse_args(argv):
     p.add_argument("--headless", action="store_true", help="no window: measure decode throughput")
     p.add_argument("--batch", type=int, default=8, help="with --headless: states per decode (default 8)")
     p.add_argument("--stats-json", help="write playback statistics to this JSON file at exit")
+    sound = p.add_argument_group("sound")
+    sound.add_argument("--audio", nargs="?", const="", metavar="DEVICE",
+                       help="react to a live input: the default one, or one by index or name fragment")
+    sound.add_argument("--audio-file", metavar="FILE", help="play a sound file and react to it, in sync")
+    sound.add_argument("--mute", action="store_true", help="with --audio-file: analyse without playing")
+    sound.add_argument("--react", default="gain=1.0,kick=1.0,speed=0.5", type=parse_react,
+                       help="route strengths, 0 turns one off (default gain=1.0,kick=1.0,speed=0.5)")
+    sound.add_argument("--list-audio-devices", action="store_true", help="list sound devices and exit")
     args = p.parse_args(argv)
+    if args.model is None and not args.list_audio_devices:
+        p.error("the model file is required")
+    if args.audio is not None and args.audio_file:
+        p.error("give --audio or --audio-file, not both")
+    if args.headless and not args.out and (args.audio is not None or args.audio_file):
+        p.error("--headless measures decoding alone; drop the audio options or render with --out")
+    if args.out and args.audio is not None:
+        p.error("--out renders offline: use --audio-file, not a live --audio input")
     if args.fps <= 0 or args.speed <= 0:
         p.error("--fps and --speed must be positive")
     if args.frames is not None and args.frames < 1:
@@ -91,9 +117,7 @@ def check_display():
 
 def play(args, t_start):
     from dvtex.player.decoder import FrameDecoder
-    from dvtex.player.producer import FrameProducer
     from dvtex.player.stats import PlaybackStats
-    from dvtex.player.stream import LatentStream
 
     window_wanted = not (args.out or args.headless)
     if window_wanted:
@@ -104,14 +128,18 @@ def play(args, t_start):
     info = decoder.info
     stream = make_stream(info, args)
     stats = PlaybackStats(args.fps, decoder.provider, t_start)
+    audio, reactor = open_audio(args, stream)
     if args.out:
         from dvtex.player.render import open_writer, render
 
-        writer = open_writer(args.out, args.fps, info.width, info.height)
-    log(f"{os.path.basename(args.model)}: {info.width}x{info.height}, n = {info.n}, decoding with {decoder.provider}")
+        track = (audio.samples, audio.samplerate) if audio is not None else None
+        writer = open_writer(args.out, args.fps, info.width, info.height, audio=track)
+    log(f"{os.path.basename(args.model)}: {info.width}x{info.height}, n = {info.n}, decoding with {decoder.provider}"
+        + (f", {audio.describe()}" if audio is not None else ""))
     if args.out:
         frames = args.frames or int(round(10 * args.fps))
-        rate = render(stream, decoder, frames, writer)
+        on_frame = (lambda i: reactor(audio.block_for_frame(i))) if audio is not None else None
+        rate = render(stream, decoder, frames, writer, on_frame)
         print(f"rendered {frames} frames to {args.out} ({rate:.0f} frames/s)")
     elif args.headless:
         from dvtex.player.render import throughput
@@ -120,23 +148,42 @@ def play(args, t_start):
         rate = throughput(stream, decoder, frames)
         print(f"decoded {frames} frames at batch {batch}: {rate:.0f} frames/s ({1000 / rate:.2f} ms/frame) on {decoder.provider}")
     else:
+        from dvtex.player.audio import FileAudio
         from dvtex.player.producer import FrameProducer
 
-        producer = FrameProducer(stream, decoder, stats).start()
+        producer = FrameProducer(stream, decoder, stats, burst_source=reactor).start()
         window = open_window(producer, args, stats)
+        window.audio = audio
         try:
+            if isinstance(audio, FileAudio):
+                audio.start()
             window.run(args.frames)
         except KeyboardInterrupt:
             pass
         finally:
             producer.stop()
             window.close()
+            if audio is not None:
+                audio.close()
         summary = stats.summary()
         log(f"{summary['frames']} frames at {args.fps:g} FPS, {summary['dropped']} dropped, "
             f"interval p99 {summary['interval_ms']['p99']:.2f} ms")
     if args.stats_json:
         stats.write_json(args.stats_json)
     return 0
+
+
+def open_audio(args, stream):
+    """(source, reactor) for --audio / --audio-file, or (None, None)."""
+    from dvtex.player.audio import AudioReactor, FileAudio, LiveInput
+
+    if args.audio_file:
+        source = FileAudio(args.audio_file, args.fps, play=not (args.mute or args.out))
+    elif args.audio is not None:
+        source = LiveInput(args.audio or None, args.fps)
+    else:
+        return None, None
+    return source, AudioReactor(source, stream, args.react, seed=args.seed, log=log)
 
 
 def make_stream(info, args):
@@ -152,6 +199,11 @@ def make_stream(info, args):
 def main(argv=None):
     t_start = time.perf_counter()
     args = parse_args(argv)
+    if args.list_audio_devices:
+        from dvtex.player.audio import list_devices
+
+        print("\n".join(list_devices()) or "no audio devices")
+        sys.exit(0)
     sys.exit(play(args, t_start))
 
 

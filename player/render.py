@@ -13,17 +13,20 @@ VIDEO_EXTS = (".mp4", ".mkv", ".mov")
 
 
 class VideoWriter:
-    """H.264 in MP4/MKV/MOV at a fixed frame rate; frames are uint8 (H, W, 3)."""
+    """H.264 in MP4/MKV/MOV at a fixed frame rate; frames are uint8 (H, W, 3). With `audio`
+    (mono float32 samples, samplerate) an AAC track of the same duration is muxed in at close."""
 
-    def __init__(self, path, fps, width, height):
+    def __init__(self, path, fps, width, height, audio=None):
         import av
 
-        self.path, self.frames = path, 0
+        self.path, self.frames, self.fps, self.audio = path, 0, fps, audio
         self.container = av.open(path, "w")
         self.stream = self.container.add_stream("libx264", rate=round(fps) if float(fps).is_integer() else fps)
         self.stream.width, self.stream.height = width + width % 2, height + height % 2  # yuv420p needs even sizes
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"crf": "18", "preset": "veryfast"}
+        if audio is not None:
+            self.audio_stream = self.container.add_stream("aac", rate=audio[1], layout="mono")
 
     def write(self, frame):
         import av
@@ -37,7 +40,23 @@ class VideoWriter:
     def close(self):
         for packet in self.stream.encode(None):
             self.container.mux(packet)
+        if self.audio is not None:
+            self._write_audio()
         self.container.close()
+
+    def _write_audio(self):
+        import av
+
+        samples, rate = self.audio
+        count = round(self.frames / self.fps * rate)  # exactly as long as the video
+        samples = np.pad(samples[:count], (0, max(0, count - len(samples)))).astype(np.float32)
+        for start in range(0, count, 1024):
+            frame = av.AudioFrame.from_ndarray(samples[None, start:start + 1024], format="flt", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in self.audio_stream.encode(frame):
+                self.container.mux(packet)
+        for packet in self.audio_stream.encode(None):
+            self.container.mux(packet)
 
 
 class GifWriter:
@@ -71,14 +90,15 @@ class PngWriter:
         pass
 
 
-def open_writer(path, fps, width, height):
-    """A writer chosen by the name: .mp4/.mkv/.mov video, .gif, anything else a folder of PNGs."""
+def open_writer(path, fps, width, height, audio=None):
+    """A writer chosen by the name: .mp4/.mkv/.mov video (with `audio` muxed in), .gif, anything
+    else a folder of PNGs."""
     ext = os.path.splitext(path)[1].lower()
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise UserError(f"--out {path}: folder {folder} does not exist")
     if ext in VIDEO_EXTS:
-        return VideoWriter(path, fps, width, height)
+        return VideoWriter(path, fps, width, height, audio)
     if ext == ".gif":
         return GifWriter(path, fps, width, height)
     if ext and not os.path.isdir(path):

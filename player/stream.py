@@ -3,7 +3,8 @@
     h <- A_s h + B_s (g v + burst),   v ~ N(0, I)
 
 A_s, B_s are the model's stationary (A, B) scaled to speed s (dvtex.dynamics.TimeScaler); g is
-the noise gain (1 = the trained statistics). Both change live. No allocation per step.
+the noise gain (1 = the trained statistics). Both change live, as the user's setting times an audio
+multiplier (1 without sound). No allocation per step at a steady speed.
 """
 
 import numpy as np
@@ -25,6 +26,7 @@ class LatentStream:
         self._out = np.zeros((1, info.n), np.float32)
         self.start = start
         self.speed, self.gain = speed, gain
+        self.audio_speed = self.audio_gain = 1.0
         self.steps = 0
         self.reseed(seed)
 
@@ -73,9 +75,9 @@ class LatentStream:
             self._fresh = False
             return self._out
         self._fresh = False
-        A_s, B_s = self.scaler(self._speed)
+        A_s, B_s = self.scaler(float(np.clip(self._speed * self.audio_speed, *SPEED_RANGE)))
         self.rng.standard_normal(out=self._v)
-        self._v *= self._gain
+        self._v *= min(self._gain * self.audio_gain, GAIN_RANGE[1])
         if burst is not None:
             self._v += burst
         np.dot(A_s, self._h, out=self._ah)

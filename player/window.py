@@ -116,6 +116,7 @@ class PlayerWindow:
         self.window.push_handlers(on_key_press=self.on_key_press, on_draw=self.on_draw, on_resize=self.on_resize)
         self.texture.upload(self.frame)
         self._overlay_due = 0.0
+        self.audio = None  # an AudioSource, shown in the overlay
 
     def on_resize(self, width, height):
         self.texture.fit(*self.window.get_framebuffer_size())
@@ -194,7 +195,8 @@ class PlayerWindow:
         return (f"{st.fps_now():5.1f} FPS (target {self.fps:g})   drops {st.dropped}\n"
                 f"decode {d50:.1f} ms (p99 {d99:.1f})   {st.provider}\n"
                 f"speed {s.speed:.2f}   gain {s.gain:.2f}   seed {s.seed}"
-                + ("   PAUSED" if self.producer.paused else "") + ("   REC" if self.recording else ""))
+                + ("   PAUSED" if self.producer.paused else "") + ("   REC" if self.recording else "")
+                + (f"\n{self.audio.describe()}" if self.audio is not None else ""))
 
     def run(self, max_frames=None):
         """Show frames until the window closes (or max_frames ticks): sleep, then spin the last

@@ -96,8 +96,8 @@ def test_sigkill_leaves_a_checkpoint_that_resumes(tmp_path):
 def test_sigterm_saves_and_says_how_to_resume(tmp_path):
     out = tmp_path / "m.pt"
     proc = _start(out, "--steps", "100000", "--save-every", "1000000", "--preview-every", "0")
-    while "pairs/s" not in (line := proc.stderr.readline()) and proc.poll() is None:
-        pass
+    while "pairs/s" not in proc.stderr.readline() and proc.poll() is None:
+        pass  # wait until it trains
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM, err
