@@ -147,77 +147,107 @@ def check_resume(args):
     return ckpt
 
 
+class Training:
+    """One training process: the model, its optimizer and data, restored from a checkpoint on --resume."""
+
+    def __init__(self, args, run, ckpt):
+        self.args, self.run = args, run
+        size = DVAEConfig(**ckpt["config"]).size if ckpt else PRESETS[args.preset]["size"]
+        self.seqs = load_sequences(args.sources, size, seed=args.seed, grey=True if args.grey else None, mask=args.mask)
+        torch.manual_seed(args.seed)  # the same initial weights on every rank
+        self.model = DVAE(build_config(args, self.seqs[0].frames.shape[3], ckpt)).to(run.device)
+        others = [p for name, p in self.model.named_parameters() if name not in ("A", "B")]
+        self.opt = torch.optim.Adam([{"params": others}, {"params": [self.model.A, self.model.B], "lr": args.lr_dynamics}],
+                                    lr=args.lr)
+        self.gen = torch.Generator().manual_seed(args.seed * 1000 + run.rank)
+        torch.manual_seed(args.seed * 1000 + run.rank + 1)
+        self.step, self.history = 0, []
+        if ckpt is not None:
+            self.restore(ckpt)
+        self.pairs = FramePairs(self.seqs, run.device)
+        self.net = self.model
+        if run.world > 1:
+            ids = [run.device.index] if run.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+
+    def restore(self, ckpt):
+        self.model.load_state_dict(ckpt["model"])
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.step, self.history = ckpt["step"], list(ckpt["history"])
+        if self.run.rank == 0:
+            torch.set_rng_state(ckpt["rng"]["torch"])
+            self.gen.set_state(ckpt["rng"]["batch"])
+        else:  # other ranks' streams were not saved: a fresh one per rank and step
+            self.gen.manual_seed(self.args.seed * 1000 + self.run.rank + 7 * self.step)
+
+    def describe(self):
+        cfg, run = self.model.cfg, self.run
+        params = sum(p.numel() for p in self.model.parameters()) / 1e6
+        return (f"{len(self.pairs)} pairs from {len(self.seqs)} sequence(s), {cfg.size}x{cfg.size}x{cfg.channels}, "
+                f"width {cfg.width}, {params:.2f}M parameters, {run.device.type}{f' x{run.world}' if run.world > 1 else ''}")
+
+    def save(self):
+        if self.run.main:
+            ckpt = make_checkpoint(self.model, self.opt, self.step, self.gen, self.pairs, self.seqs, self.args, self.history)
+            save_checkpoint(ckpt, self.args.output)
+
+    def train_once(self):
+        args = self.args
+        idx = torch.randint(len(self.pairs), (args.batch,), generator=self.gen).to(self.run.device)
+        y, mask = self.pairs.batch(idx)
+        kl_weight = min(1.0, (self.step + 1) / args.kl_warmup) if args.kl_warmup else 1.0
+        if args.cosine:
+            set_lr(self.opt, [args.lr, args.lr_dynamics], cosine_factor(self.step, args.cosine))
+        terms = train_step(self.net, self.opt, y, mask, kl_weight=kl_weight)
+        self.step += 1
+        self.history.append([self.step] + [terms[k].item() for k in ("loss", "rec", "kl", "stat")])
+
+    def loop(self):
+        """Train until the budget is spent or a signal arrives; checkpoints and previews on the way."""
+        args, run = self.args, self.run
+        preview = os.path.splitext(args.output)[0] + ".preview.png"
+        deadline = time.monotonic() + args.minutes * 60 if args.minutes else math.inf
+        total = args.steps if not args.minutes else None
+        bar = progress_bar(total, self.step, run.main)
+        start, start_step = time.monotonic(), self.step
+        try:
+            while (total is None or self.step < total) and time.monotonic() < deadline and not run.stop_signal:
+                self.train_once()
+                if run.main:
+                    rate = (self.step - start_step) * args.batch * run.world / (time.monotonic() - start)
+                    report(bar, self.model, self.history[-1], rate, deadline)
+                if self.step % args.save_every == 0:
+                    self.save()
+                if run.main and args.preview_every and self.step % args.preview_every == 0:
+                    write_preview(self.model, self.pairs, preview)
+        except KeyboardInterrupt:
+            run.stop_signal = signal.SIGINT
+        finally:
+            bar.close()
+        self.save()
+        if run.main and args.preview_every:
+            write_preview(self.model, self.pairs, preview)
+
+
 def train(args):
     run = start_run(args.device)
     ckpt = check_resume(args)
     if ckpt is not None:
         for key, value in ckpt["train_args"].items():
             setattr(args, key, value)  # a resumed run keeps its recipe
-    size = DVAEConfig(**ckpt["config"]).size if ckpt else PRESETS[args.preset]["size"]
-    seqs = load_sequences(args.sources, size, seed=args.seed, grey=True if args.grey else None, mask=args.mask)
-    torch.manual_seed(args.seed)  # the same initial weights on every rank
-    cfg = build_config(args, seqs[0].frames.shape[3], ckpt)
-    model = DVAE(cfg).to(run.device)
-    dynamics = [model.A, model.B]
-    others = [p for name, p in model.named_parameters() if name not in ("A", "B")]
-    opt = torch.optim.Adam([{"params": others}, {"params": dynamics, "lr": args.lr_dynamics}], lr=args.lr)
-    gen = torch.Generator().manual_seed(args.seed * 1000 + run.rank)
-    torch.manual_seed(args.seed * 1000 + run.rank + 1)
-    step, history = 0, []
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        step, history = ckpt["step"], list(ckpt["history"])
-        if run.rank == 0:
-            torch.set_rng_state(ckpt["rng"]["torch"])
-            gen.set_state(ckpt["rng"]["batch"])
-        else:
-            gen.manual_seed(args.seed * 1000 + run.rank + 7 * step)
-    pairs = FramePairs(seqs, run.device)
-    net = model
-    if run.world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+    training = Training(args, run, ckpt)
     if run.main:
-        print(f"dvtex-train: {len(pairs)} pairs from {len(seqs)} sequence(s), {cfg.size}x{cfg.size}x{cfg.channels}, "
-              f"width {cfg.width}, {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters, "
-              f"{run.device.type}{f' x{run.world}' if run.world > 1 else ''}", file=sys.stderr)
-    save = lambda: run.main and save_checkpoint(make_checkpoint(model, opt, step, gen, pairs, seqs, args, history), args.output)  # noqa: E731
-    preview_path = os.path.splitext(args.output)[0] + ".preview.png"
-    deadline = time.monotonic() + args.minutes * 60 if args.minutes else math.inf
-    total = args.steps if not args.minutes else None
-    old = {s: signal.signal(s, lambda signum, _: setattr(run, "stop_signal", signum)) for s in (signal.SIGTERM,)}
-    bar = progress_bar(total, step, run.main)
-    start, start_step = time.monotonic(), step
+        print(f"dvtex-train: {training.describe()}", file=sys.stderr)
+    previous = signal.signal(signal.SIGTERM, lambda signum, _: setattr(run, "stop_signal", signum))
     try:
-        while (total is None or step < total) and time.monotonic() < deadline and not run.stop_signal:
-            idx = torch.randint(len(pairs), (args.batch,), generator=gen).to(run.device)
-            y, mask = pairs.batch(idx)
-            kl_weight = min(1.0, (step + 1) / args.kl_warmup) if args.kl_warmup else 1.0
-            if args.cosine:
-                set_lr(opt, [args.lr, args.lr_dynamics], cosine_factor(step, args.cosine))
-            terms = train_step(net, opt, y, mask, kl_weight=kl_weight)
-            step += 1
-            history.append([step] + [terms[k].item() for k in ("loss", "rec", "kl", "stat")])
-            if run.main:
-                report(bar, model, history[-1], (step - start_step) * args.batch * run.world / (time.monotonic() - start), deadline)
-            if step % args.save_every == 0:
-                save()
-            if run.main and args.preview_every and step % args.preview_every == 0:
-                write_preview(model, pairs, preview_path)
-    except KeyboardInterrupt:
-        run.stop_signal = signal.SIGINT
+        training.loop()
     finally:
-        bar.close()
-        for s, handler in old.items():
-            signal.signal(s, handler)
-    save()
-    if run.main and args.preview_every:
-        write_preview(model, pairs, preview_path)
+        signal.signal(signal.SIGTERM, previous)
     if run.world > 1:
         torch.distributed.destroy_process_group()
     if run.main:
         how = f"stopped by {signal.Signals(run.stop_signal).name}" if run.stop_signal else "done"
-        print(f"dvtex-train: {how} at step {step}; checkpoint {args.output}"
+        print(f"dvtex-train: {how} at step {training.step}; checkpoint {args.output}"
               + ("; --resume continues it" if run.stop_signal else ""), file=sys.stderr)
     return 128 + run.stop_signal if run.stop_signal else 0
 

@@ -39,7 +39,7 @@ class FrameDecoder:
         else:
             self.binding.bind_input(INPUT, "cpu", 0, np.float32, self.h_buf.shape, self.h_buf.ctypes.data)
             self._bind_output(self.out)
-        self._bound_to = self.out
+        self._bound_ptr = self.out.ctypes.data
 
     def _bind_output(self, out):
         self.binding.bind_output(OUTPUT, "cpu", 0, np.uint8, out.shape, out.ctypes.data)
@@ -56,9 +56,9 @@ class FrameDecoder:
             self.session.run_with_iobinding(self.binding)
             np.copyto(out, self.out_dev.numpy())
             return out
-        if out is not self._bound_to:
+        if out.ctypes.data != self._bound_ptr:  # a different buffer (another ring slot): bind it
             self._bind_output(out)
-            self._bound_to = out
+            self._bound_ptr = out.ctypes.data
         self.session.run_with_iobinding(self.binding)
         return out
 

@@ -1,0 +1,117 @@
+"""Audio-to-frame latency: from a sound block's hand-over (where the PortAudio callback puts it) to
+the display of the first frame that its onset moved.
+
+A click track is fed in real time by FileAudio's feeder thread (the same hand_over() the
+sounddevice callbacks use; this machine has no sound card) into a real player window under Xvfb at
+--fps. Device latency (the sound card's own buffers) comes on top and is not measured here.
+Target: an onset reaches the screen within 2 frames of its block's arrival.
+
+    xvfb-run -a python benchmarks/audio.py --json benchmarks/results/audio.json
+"""
+
+import argparse
+import os
+import tempfile
+import time
+import wave
+
+import numpy as np
+import torch
+from common import write_result
+
+from dvtex.export.exporter import export_model, process_metadata
+from dvtex.model import Decoder, DVAEConfig
+from dvtex.player.audio import AudioReactor, FileAudio
+from dvtex.player.decoder import FrameDecoder
+from dvtex.player.producer import FrameProducer
+from dvtex.player.stats import PlaybackStats
+from dvtex.player.stream import LatentStream
+
+RATE = 48000
+
+
+def click_track(path, seconds, every):
+    x = np.zeros(int(seconds * RATE), np.float32)
+    for t in np.arange(every, seconds, every):
+        x[int(t * RATE):int(t * RATE) + 48] = 0.9
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(RATE)
+        w.writeframes((x * 32767).astype("<i2").tobytes())
+
+
+def small_model(folder):
+    torch.manual_seed(0)
+    cfg = DVAEConfig.from_preset("cows64", width=32, channels=3)
+    meta = process_metadata(np.eye(10) * 0.9, np.eye(10) * np.sqrt(0.19), np.zeros((1, 10)), 30.0,
+                            {"height": 64, "width": 64, "channels": 3})
+    path = os.path.join(folder, "m.onnx")
+    export_model(Decoder(cfg).eval(), meta, path, check=False)
+    return path
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fps", type=float, default=30)
+    p.add_argument("--seconds", type=float, default=12)
+    p.add_argument("--json", default="benchmarks/results/audio.json")
+    args = p.parse_args()
+    folder = tempfile.mkdtemp(prefix="dvtex-audio-")
+    click_track(os.path.join(folder, "clicks.wav"), args.seconds, 0.5)
+    decoder = FrameDecoder(small_model(folder), "cpu")
+    stream = LatentStream(decoder.info, seed=0)
+    audio = FileAudio(os.path.join(folder, "clicks.wav"), args.fps, play=False)
+    arrivals, kicks, shown = [], {}, {}
+    hand_over = audio.hand_over
+
+    def timed_hand_over(block):  # note when a block with a click arrives
+        if np.abs(block).max() > 0.5:
+            arrivals.append(time.perf_counter())
+        hand_over(block)
+
+    audio.hand_over = timed_hand_over
+    reactor = AudioReactor(audio, stream)
+
+    def burst():
+        b = reactor()
+        if b is not None and reactor.features.onset > 0.5:
+            kicks.setdefault(stream.steps + 1, time.perf_counter())  # the frame this burst goes into
+        return b
+
+    from dvtex.player.window import PlayerWindow
+
+    stats = PlaybackStats(args.fps, decoder.provider)
+    producer = FrameProducer(stream, decoder, stats, burst_source=burst).start()
+    window = PlayerWindow(producer, args.fps, stats, size=(256, 256))
+    take = producer.take
+
+    def timed_take():
+        frame, new = take()
+        if new:
+            shown.setdefault(producer.shown_index, time.perf_counter())
+        return frame, new
+
+    producer.take = timed_take
+    audio.start()
+    window.run(int(args.seconds * args.fps))
+    producer.stop()
+    window.close()
+    audio.close()
+    latencies = []
+    for t_in in arrivals:
+        frame = min((f for f, t in kicks.items() if t >= t_in), default=None)
+        if frame is not None and frame in shown:
+            latencies.append((shown[frame] - t_in) * 1000)
+    lat = np.array(latencies)
+    period = 1000 / args.fps
+    result = {"benchmark": "audio", "fps": args.fps, "clicks": len(arrivals), "measured": len(lat),
+              "latency_ms": {"p50": float(np.median(lat)), "p99": float(np.percentile(lat, 99)), "max": float(lat.max())},
+              "latency_frames_max": float(lat.max() / period), "target_frames": 2.0,
+              "passed": bool(lat.max() <= 2 * period), "dropped": stats.dropped}
+    print(f"{'clicks':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'max frames':>11}  (1 frame = {period:.1f} ms)")
+    print(f"{len(lat):>7} {result['latency_ms']['p50']:>8.1f} {result['latency_ms']['p99']:>8.1f} "
+          f"{result['latency_ms']['max']:>8.1f} {result['latency_frames_max']:>11.2f}")
+    write_result(args.json, result)
+
+
+if __name__ == "__main__":
+    main()
