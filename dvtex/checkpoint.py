@@ -7,12 +7,12 @@ nanoGPT rebuilds `GPT(GPTConfig(**checkpoint['model_args']))`.
 
 import os
 import pickle
-import tempfile
 import zipfile
 
 import torch
 
 from dvtex.errors import UserError
+from dvtex.fileio import atomic_path
 from dvtex.model import DVAE, DVAEConfig
 
 FORMAT = "dvtex-checkpoint/1"
@@ -20,18 +20,11 @@ FORMAT = "dvtex-checkpoint/1"
 
 def save_checkpoint(ckpt, path):
     """Write `ckpt` to `path` so that a crash at any instant leaves either the old file or the new one."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_path(path, ".pt") as tmp:
+        with open(tmp, "wb") as f:
             torch.save(ckpt, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def load_checkpoint(path, map_location="cpu"):

@@ -20,6 +20,7 @@ from dvtex import __version__
 from dvtex.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from dvtex.data import FramePairs, load_sequences
 from dvtex.errors import ArgumentParser, UserError, cli_entry
+from dvtex.fileio import atomic_path
 from dvtex.model import DVAE, PRESETS, DVAEConfig
 from dvtex.synthesis import decode_frames, sample_path
 
@@ -83,9 +84,8 @@ def write_preview(model, pairs, path, frames=8, seed=0):
     img = Image.fromarray(grid[..., 0] if grid.shape[2] == 1 else grid)
     scale = max(1, 96 // pairs.frames.shape[-1])
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    tmp = path + ".tmp.png"
-    img.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, ".png") as tmp:
+        img.save(tmp)
 
 
 def train_step(net, opt, y, mask=None, samples=1, kl_weight=1.0):

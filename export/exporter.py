@@ -2,8 +2,6 @@
 uint8 RGB frames, and the process (A, B, initial states, fps, ...) in its metadata."""
 
 import datetime
-import os
-import tempfile
 
 import numpy as np
 import torch
@@ -11,6 +9,7 @@ import torch
 from dvtex import __version__
 from dvtex.dynamics import MARGIN, spectral_norm, spectral_radius, stabilize, stationarity_residual
 from dvtex.errors import UserError
+from dvtex.fileio import atomic_path
 from dvtex.player.modelfile import FORMAT, INPUT, OUTPUT, encode_metadata
 
 STATIONARY_TOL = 1e-3  # a learnt (A, B) further than this from stationary is stabilized
@@ -91,13 +90,9 @@ def export_model(decoder, meta, out, fp16=False, opset=17, check=True, bound=Non
     import copy
 
     reference = copy.deepcopy(decoder).float().eval()  # an fp16 export converts its own copy
-    folder = os.path.dirname(os.path.abspath(out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=folder)
-    os.close(fd)
-    try:
+    worst = None
+    with atomic_path(out, ".onnx") as tmp:
         write_graph(copy.deepcopy(decoder), meta, tmp, fp16, opset)
-        worst = None
         if check:
             bound = bound if bound is not None else (8 if fp16 else 1)
             worst, ok = verify(reference, tmp, meta["n"], bound)
@@ -106,8 +101,4 @@ def export_model(decoder, meta, out, fp16=False, opset=17, check=True, bound=Non
             if not ok:
                 raise UserError(f"ONNX Runtime and torch differ by {worst} grey levels (bound {bound}); "
                                 f"{out} was not written; try another --opset, or --no-verify")
-        os.replace(tmp, out)
-        return worst
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return worst

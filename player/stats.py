@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+from dvtex.fileio import atomic_path
+
 RING = 8192  # percentiles over the last this many frames: enough for p99, constant memory
 
 
@@ -80,7 +82,5 @@ class PlaybackStats:
                 "rss_mb": {"start": self.rss_start, "end": rss_mb()}}
 
     def write_json(self, path):
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as f:
+        with atomic_path(path, ".json") as tmp, open(tmp, "w") as f:
             json.dump(self.summary(), f, indent=2)
-        os.replace(tmp, path)
