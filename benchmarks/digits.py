@@ -22,7 +22,7 @@ from dvtex.checkpoint import load_checkpoint
 from dvtex.digits import judge_sequence, train_judge
 
 # sigma_y2 = 16 as in the reference's own demo_mnist.py (Table 1 says 8: that learns the cycle far slower here)
-RECIPE = ["--preset", "mnist32", "--width", "64", "--batch", "64", "--lr", "1e-3", "--lr-dynamics", "1e-2", "--sigma-y2", "16"]
+RECIPE = ["--preset", "mnist32", "--width", "32", "--batch", "64", "--lr", "1e-3", "--lr-dynamics", "1e-2", "--sigma-y2", "16"]
 
 
 def evaluate(judge, ckpt_path, seeds=5, frames=200):

@@ -215,10 +215,12 @@ class AudioReactor:
         self.rng = np.random.default_rng(seed + 1)
         self.burst = np.zeros(stream.info.n)
         self.warned = False
+        self.onset_peak = 0.0
 
     def feed(self, block):
         for start in range(0, max(len(block), 1), self.source.block):
             self.features.update(block[start:start + self.source.block])
+            self.onset_peak = max(self.onset_peak, self.features.onset)
 
     def drain(self):
         while True:
@@ -229,6 +231,7 @@ class AudioReactor:
 
     def __call__(self, block=None):
         """The burst for the next frame (or None); `block` feeds offline audio instead of the queue."""
+        self.onset_peak = 0.0  # a frame that drains several blocks keeps the strongest onset among them
         if block is None:
             self.drain()
         else:
@@ -236,7 +239,7 @@ class AudioReactor:
         if self.source.lost and not self.warned:
             self.warned = True
             self.log(f"{self.source.describe()}: playing on without sound")
-        gain, speed, kick = self.reaction.controls(self.features)
+        gain, speed, kick = self.reaction.controls(self.features, onset=self.onset_peak)
         self.stream.audio_gain, self.stream.audio_speed = gain, speed
         if kick <= 0:
             return None

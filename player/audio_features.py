@@ -96,9 +96,10 @@ class Reaction:
                 raise ValueError(f"{name.strip()}: a strength is 0 or more")
         return cls(**values)
 
-    def controls(self, features, base_gain=1.0, base_speed=1.0):
-        """(gain, speed, kick) for the next frame; all idle in silence."""
-        gain = base_gain * min(1.0 + self.gain * features.envelope, GAIN_MAX)
-        speed = base_speed * min(1.0 + 2.0 * self.speed * features.bands[0], SPEED_MAX)
-        kick = BURST_SCALE * self.kick * features.onset
+    def controls(self, features, onset=None):
+        """(gain multiplier, speed multiplier, kick) for the next frame; all idle in silence.
+        `onset` overrides the features' latest onset (the peak over several blocks)."""
+        gain = min(1.0 + self.gain * features.envelope, GAIN_MAX)
+        speed = min(1.0 + 2.0 * self.speed * features.bands[0], SPEED_MAX)
+        kick = BURST_SCALE * self.kick * (features.onset if onset is None else onset)
         return gain, speed, kick

@@ -51,6 +51,7 @@ class FrameProducer:
             self.stats.decoded((time.perf_counter() - t0) * 1000)
         with self._cond:
             self.ready, self.ready_index = slot, self.stream.steps
+            self._cond.notify_all()  # wake a consumer blocked in wait_ready()
 
     def _run(self):
         try:

@@ -147,3 +147,19 @@ def test_offline_render_with_audio_is_muxed_and_differs_only_from_the_clicks_on(
     diff = np.abs(frames["silent"] - frames["clicks"]).reshape(n, -1).max(axis=1)
     first = int(np.flatnonzero(diff > 0)[0])
     assert FPS <= first <= FPS + 2  # identical until the first click, changed within two frames of it
+
+
+def test_an_onset_survives_when_a_frame_drains_several_blocks(onnx_model):
+    _, info = load_model(str(onnx_model), "cpu")
+    source = AudioSource(RATE, FPS, "synthetic")
+    reactor = AudioReactor(source, LatentStream(info), Reaction())
+    signal = clicks(2, [1.0])
+    blocks = [signal[i:i + BLOCK, None] for i in range(0, len(signal), BLOCK)]
+    click = int(1.0 * RATE) // BLOCK
+    for b in blocks[:click]:
+        source.input_callback(b, BLOCK, None, None)
+        reactor()
+    for b in blocks[click:click + 2]:  # jitter: the click block and the next arrive before one frame
+        source.input_callback(b, BLOCK, None, None)
+    burst = reactor()
+    assert burst is not None and np.abs(burst).max() > 0.5

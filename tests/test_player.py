@@ -99,3 +99,20 @@ def test_stats_json_from_a_window_run(onnx_model, tmp_path):
         assert data["interval_ms"][key] > 0
     assert set(data["decode_ms"]) == {"p50", "p99"} and data["first_frame_ms"] > 0
     assert set(data["rss_mb"]) == {"start", "end"} and data["dropped"] >= 0
+
+
+def test_producer_wakes_a_waiting_consumer_at_once(onnx_model):
+    import time
+
+    from dvtex.player.decoder import FrameDecoder
+    from dvtex.player.producer import FrameProducer
+
+    decoder = FrameDecoder(str(onnx_model), "cpu")
+    producer = FrameProducer(LatentStream(decoder.info, seed=0), decoder).start()
+    t0, taken = time.perf_counter(), 0
+    while taken < 50:
+        assert producer.wait_ready(timeout=5)
+        taken += producer.take()[1]
+    producer.stop()
+    assert time.perf_counter() - t0 < 4  # 50 tiny frames: milliseconds each, not a timeout each
+    assert producer.shown_index == 50
