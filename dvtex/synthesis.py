@@ -7,25 +7,21 @@ import numpy as np
 import torch
 
 from dvtex.checkpoint import build_model, load_checkpoint
+from dvtex.dynamics import sample_path
 
 
-def sample_path(A, B, h0, steps, generator):
-    """Latent states h_0..h_steps-1 of the VAR recursion: (steps, n), float64 on the CPU."""
-    A, B = A.detach().cpu().double(), B.detach().cpu().double()
-    v = torch.randn(steps, A.shape[0], generator=generator, dtype=torch.float64)
-    h = torch.empty(steps, A.shape[0], dtype=torch.float64)
-    h[0] = torch.as_tensor(h0, dtype=torch.float64)
-    for t in range(steps - 1):
-        h[t + 1] = A @ h[t] + B @ v[t]
-    return h
+def learnt_path(model, h0, steps, seed):
+    """States h_0..h_steps-1 of the model's learnt (A, B) from h0: (steps, n) float64."""
+    A, B = (p.detach().cpu().double().numpy() for p in (model.A, model.B))
+    return sample_path(A, B, np.asarray(h0, np.float64), steps, np.random.default_rng(seed))
 
 
 @torch.no_grad()
 def decode_frames(model, h, batch=256):
-    """Latent states (T, n) -> uint8 frames (T, H, W, C)."""
+    """Latent states (T, n), numpy -> uint8 frames (T, H, W, C)."""
     device = next(model.parameters()).device
     out = []
-    for chunk in h.split(batch):
+    for chunk in torch.from_numpy(np.asarray(h)).split(batch):
         y = model.decoder(chunk.float().to(device))  # (b, C, H, W) in [-1, 1]
         out.append(((y + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu())
     return torch.cat(out).numpy()
@@ -45,15 +41,14 @@ def synthesize(model_or_checkpoint, n_frames, seed=0, h0=None):
         if not isinstance(ckpt, dict):
             ckpt = load_checkpoint(ckpt)
         model, h0_stored = build_model(ckpt), ckpt.get("h0")
-    gen = torch.Generator().manual_seed(seed)
     if h0 is None:
         if h0_stored is not None and len(h0_stored):
-            h0 = h0_stored[seed % len(h0_stored)]
-        else:
-            h0 = torch.randn(model.cfg.n, generator=gen, dtype=torch.float64)
+            h0 = h0_stored[seed % len(h0_stored)].numpy()
+        else:  # a draw from the stationary law N(0, I), from its own stream
+            h0 = np.random.default_rng([seed, 1]).standard_normal(model.cfg.n)
     was_training = model.training
     model.eval()
     try:
-        return decode_frames(model, sample_path(model.A, model.B, np.asarray(h0), n_frames, gen))
+        return decode_frames(model, learnt_path(model, h0, n_frames, seed))
     finally:
         model.train(was_training)

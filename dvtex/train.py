@@ -22,7 +22,8 @@ from dvtex.data import FramePairs, load_sequences
 from dvtex.errors import ArgumentParser, UserError, cli_entry
 from dvtex.fileio import atomic_path
 from dvtex.model import DVAE, PRESETS, DVAEConfig
-from dvtex.synthesis import decode_frames, sample_path
+from dvtex.dynamics import spectral_radius
+from dvtex.synthesis import decode_frames, learnt_path
 
 H0_COUNT = 16  # initial states stored with the model: encoder means of pairs spread over the data
 
@@ -77,7 +78,7 @@ def write_preview(model, pairs, path, frames=8, seed=0):
     first = int(pairs.first[0])
     real = pairs.frames[first:first + frames].permute(0, 2, 3, 1).cpu().numpy()
     h0 = initial_states(model, pairs)[0]
-    synth = decode_frames(model, sample_path(model.A, model.B, h0, frames, torch.Generator().manual_seed(seed)))
+    synth = decode_frames(model, learnt_path(model, h0.numpy(), frames, seed))
     model.train(was_training)
     row = lambda f: np.concatenate(list(f), axis=1)  # noqa: E731
     grid = np.concatenate([row(real), row(synth[: len(real)])], axis=0)
@@ -106,10 +107,6 @@ def cosine_factor(step, total, floor=0.02):
 def set_lr(opt, base, factor):
     for group, lr in zip(opt.param_groups, base):
         group["lr"] = lr * factor
-
-
-def spectral_radius(A):
-    return float(torch.linalg.eigvals(A.detach().double().cpu()).abs().max())
 
 
 def make_checkpoint(model, opt, step, gen, pairs, seqs, args, history):
@@ -263,7 +260,7 @@ def report(bar, model, row, pairs_per_s, deadline):
     bar.update(1)
     if row[0] % 10 == 0 or row[0] == 1:
         post = {"loss": f"{row[1]:.1f}", "rec": f"{row[2]:.1f}", "kl": f"{row[3]:.1f}",
-                "|AA'+BB'-I|": f"{math.sqrt(row[4]):.1e}", "rho(A)": f"{spectral_radius(model.A):.3f}",
+                "|AA'+BB'-I|": f"{math.sqrt(row[4]):.1e}", "rho(A)": f"{spectral_radius(model.A.detach().double().cpu().numpy()):.3f}",
                 "pairs/s": f"{pairs_per_s:.0f}"}
         if deadline != math.inf:
             post["left"] = f"{max(0, deadline - time.monotonic()) / 60:.1f}min"
