@@ -11,7 +11,7 @@ import zipfile
 
 import torch
 
-from dvtex.errors import UserError
+from dvtex.errors import UserError, first_line
 from dvtex.fileio import atomic_path
 from dvtex.model import DVAE, DVAEConfig
 
@@ -34,8 +34,7 @@ def load_checkpoint(path, map_location="cpu"):
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path} is not a readable dvtex checkpoint ({first[:120]})") from None
+        raise UserError(f"{path} is not a readable dvtex checkpoint ({first_line(err, 120)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path} is not a dvtex checkpoint (no '{FORMAT}' tag)")
     return ckpt

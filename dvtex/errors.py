@@ -13,6 +13,12 @@ class UserError(Exception):
     """A mistake the user can fix: the message names the problem and the fix."""
 
 
+def first_line(err, limit=140):
+    """An exception's first line, shortened, for a one-line message (its type if it says nothing)."""
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:limit]
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that reports a bad command line in one line, like every other user error."""
 

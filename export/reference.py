@@ -13,7 +13,7 @@ import zipfile
 
 import torch
 
-from dvtex.errors import UserError
+from dvtex.errors import UserError, first_line
 from dvtex.model import PRESETS, Decoder, DVAEConfig
 
 
@@ -23,7 +23,7 @@ def load_reference_state(path):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as err:
-        raise UserError(f"{path} is not a state dict torch can load safely ({str(err).splitlines()[0][:120]})") from None
+        raise UserError(f"{path} is not a state dict torch can load safely ({first_line(err, 120)})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     needed = ("A", "B", "decoder.dense.weight", "decoder.deconv_first.weight")
@@ -61,5 +61,5 @@ def import_reference(path, preset):
         decoder.load_state_dict(own)
     except RuntimeError as err:
         raise UserError(f"{path}: decoder weights do not fit a {cfg.layers}-layer decoder "
-                        f"({str(err).splitlines()[0][:120]})") from None
+                        f"({first_line(err, 120)})") from None
     return decoder.eval(), state["A"].double().numpy(), state["B"].double().numpy(), cfg

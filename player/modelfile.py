@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dvtex.errors import UserError
+from dvtex.errors import UserError, first_line
 
 FORMAT = "dvtex-onnx/1"
 FORMAT_VERSION = 1
@@ -136,8 +136,7 @@ def load_model(path, provider="auto", threads=2, cuda_graph=False):
     try:
         session = ort.InferenceSession(path, sess_options=session_options(threads), providers=providers)
     except Exception as err:  # ORT raises its own Fail/InvalidProtobuf/... types for unreadable files
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path} is not a readable ONNX model ({first[:140]})") from None
+        raise UserError(f"{path} is not a readable ONNX model ({first_line(err)})") from None
     try:
         meta = decode_metadata(session.get_modelmeta().custom_metadata_map)
     except json.JSONDecodeError:
