@@ -16,11 +16,8 @@ import time
 import wave
 
 import numpy as np
-import torch
-from common import write_result
+from common import make_model, write_result
 
-from dvtex.export.exporter import export_model, process_metadata
-from dvtex.model import Decoder, DVAEConfig
 from dvtex.player.audio import AudioReactor, FileAudio
 from dvtex.player.decoder import FrameDecoder
 from dvtex.player.producer import FrameProducer
@@ -39,16 +36,6 @@ def click_track(path, seconds, every):
         w.writeframes((x * 32767).astype("<i2").tobytes())
 
 
-def small_model(folder):
-    torch.manual_seed(0)
-    cfg = DVAEConfig.from_preset("cows64", width=32, channels=3)
-    meta = process_metadata(np.eye(10) * 0.9, np.eye(10) * np.sqrt(0.19), np.zeros((1, 10)), 30.0,
-                            {"height": 64, "width": 64, "channels": 3})
-    path = os.path.join(folder, "m.onnx")
-    export_model(Decoder(cfg).eval(), meta, path, check=False)
-    return path
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fps", type=float, default=30)
@@ -57,7 +44,7 @@ def main():
     args = p.parse_args()
     folder = tempfile.mkdtemp(prefix="dvtex-audio-")
     click_track(os.path.join(folder, "clicks.wav"), args.seconds, 0.5)
-    decoder = FrameDecoder(small_model(folder), "cpu")
+    decoder = FrameDecoder(make_model(folder, "cows64", 32)[1], "cpu")
     stream = LatentStream(decoder.info, seed=0)
     audio = FileAudio(os.path.join(folder, "clicks.wav"), args.fps, play=False)
     arrivals, kicks, shown = [], {}, {}

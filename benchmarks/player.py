@@ -22,25 +22,13 @@ import time
 
 import numpy as np
 import torch
-from common import write_result
+from common import make_model, write_result
 
-from dvtex.export.exporter import FrameGraph, export_model, process_metadata
-from dvtex.model import Decoder, DVAEConfig
+from dvtex.export.exporter import FrameGraph
 from dvtex.player.decoder import FrameDecoder
 from dvtex.player.producer import FrameProducer
 from dvtex.player.stats import rss_mb
 from dvtex.player.stream import LatentStream
-
-
-def make_model(folder, preset, width, channels=3):
-    torch.manual_seed(0)
-    cfg = DVAEConfig.from_preset(preset, width=width, channels=channels)
-    decoder = Decoder(cfg).eval()
-    meta = process_metadata(np.eye(10) * 0.9, np.eye(10) * np.sqrt(1 - 0.81), np.zeros((1, 10)), 30.0,
-                            {"height": cfg.size, "width": cfg.size, "channels": channels, "preset": preset})
-    path = os.path.join(folder, f"{preset}-w{width}.onnx")
-    export_model(decoder, meta, path, check=False)
-    return decoder, path
 
 
 def timed(fn, min_seconds):
