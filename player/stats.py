@@ -63,12 +63,13 @@ class PlaybackStats:
         self.frames += 1
         self.dropped += 0 if new else 1
 
-    def fps_now(self):
-        recent = self.intervals.filled()
-        if not len(recent):
+    def fps_now(self, frames=30):
+        """The frame rate over the last `frames` intervals."""
+        count = self.intervals.count
+        if count == 0:
             return 0.0
-        last = recent[max(0, (self.intervals.count - 1) % RING - 30): (self.intervals.count - 1) % RING + 1]
-        return 1000.0 / float(np.mean(last if len(last) else recent))
+        last = np.arange(count - min(count, frames), count) % RING
+        return 1000.0 / float(self.intervals.values[last].mean())
 
     def summary(self):
         p50, p99, worst = self.intervals.percentiles(50, 99, 100)

@@ -116,3 +116,15 @@ def test_producer_wakes_a_waiting_consumer_at_once(onnx_model):
     producer.stop()
     assert time.perf_counter() - t0 < 4  # 50 tiny frames: milliseconds each, not a timeout each
     assert producer.shown_index == 50
+
+
+def test_stats_fps_now_uses_the_latest_intervals_across_the_ring():
+    from dvtex.player.stats import RING, PlaybackStats
+
+    stats = PlaybackStats(30, "CPUExecutionProvider", t_start=0.0)
+    assert stats.fps_now() == 0.0
+    t = 0.0
+    for i in range(RING + 10):  # past the ring's end: the newest entries sit at its start
+        t += 0.05 if i < RING else 0.025
+        stats.shown(t, True)
+    assert stats.fps_now(frames=9) == pytest.approx(40.0)
