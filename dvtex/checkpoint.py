@@ -13,7 +13,7 @@ import torch
 
 from dvtex.errors import UserError, first_line
 from dvtex.fileio import atomic_path
-from dvtex.model import DVAE, DVAEConfig
+from dvtex.model import DVAEConfig
 
 FORMAT = "dvtex-checkpoint/1"
 
@@ -37,11 +37,15 @@ def load_checkpoint(path, map_location="cpu"):
         raise UserError(f"{path} is not a readable dvtex checkpoint ({first_line(err, 120)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path} is not a dvtex checkpoint (no '{FORMAT}' tag)")
+    if ckpt.get("method", "dvae") not in ("dvae", "vae+var", "lds"):
+        raise UserError(f"{path} holds an unknown model kind {ckpt.get('method')!r}; a newer dvtex wrote it?")
     return ckpt
 
 
 def build_model(ckpt, device="cpu"):
-    """The trained DVAE from a checkpoint dict, in eval mode."""
-    model = DVAE(DVAEConfig(**ckpt["config"]))
+    """The trained model (a DVAE, or a baseline of dvtex.baselines) from a checkpoint dict, in eval mode."""
+    from dvtex.baselines import model_class
+
+    model = model_class(ckpt.get("method", "dvae"))(DVAEConfig(**ckpt["config"]))
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval()

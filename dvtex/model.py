@@ -64,18 +64,19 @@ def _dcgan_init(module):
 
 
 class Encoder(nn.Module):
-    """DCGAN discriminator on a frame pair (+ mask channels) -> mean and log-variance of x in R^2n."""
+    """DCGAN discriminator on a frame pair (+ mask channels) -> mean and log-variance of x in R^2n.
+    With frames=1 (the VAE baseline) it reads one frame and gives those of a state in R^n."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, frames=2):
         super().__init__()
         d = cfg.width
-        self.conv_first = nn.Conv2d(2 * cfg.channels + (2 if cfg.masked else 0), d, 4, 2, 1)
+        self.conv_first = nn.Conv2d(frames * (cfg.channels + (1 if cfg.masked else 0)), d, 4, 2, 1)
         self.conv_list = nn.ModuleList()
         self.bn_list = nn.ModuleList()
         for i in range(cfg.layers - 2):
             self.conv_list.append(nn.Conv2d(d * 2**i, d * 2 ** (i + 1), 4, 2, 1))
             self.bn_list.append(nn.BatchNorm2d(d * 2 ** (i + 1)))
-        self.conv_last = nn.Conv2d(d * 2 ** (cfg.layers - 2), 4 * cfg.n, cfg.kernel1, 1, 0)
+        self.conv_last = nn.Conv2d(d * 2 ** (cfg.layers - 2), 2 * frames * cfg.n, cfg.kernel1, 1, 0)
         self.ds = cfg.ds
 
     def forward(self, y):  # (B, 2C[+2], H, W) -> (B, 4n)
@@ -100,7 +101,7 @@ class Decoder(nn.Module):
             out = chan // 2 if i < cfg.layers - 2 else cfg.channels
             self.deconv_list.append(nn.ConvTranspose2d(chan, out, 4, 2, 1))
             chan = out
-        self.ds = cfg.ds
+        self.ds, self.channels = cfg.ds, cfg.channels
 
     def forward(self, h):
         x = self.deconv_first(self.dense(h)[:, :, None, None])
@@ -118,6 +119,8 @@ def stationarity_penalty(A, B):
 
 
 class DVAE(nn.Module):
+    trainable = True
+
     def __init__(self, cfg):
         super().__init__()
         self.cfg = cfg
@@ -139,6 +142,11 @@ class DVAE(nn.Module):
     def encode(self, y, mask=None):
         """Mean and log-variance of q(x | pair), each (B, 2n)."""
         return self.encoder(self.encoder_input(y, mask)).chunk(2, dim=1)
+
+    @torch.no_grad()
+    def states(self, y, mask=None):
+        """Latent states h_t of the pairs' first frames: the x1 half of the encoder mean, (B, n)."""
+        return self.encode(y, mask)[0][:, : self.cfg.n]
 
     def dynamic_layer(self, x):  # (B, 2n) -> h1, h2 (B, n) each
         x1, x2 = x.chunk(2, dim=1)

@@ -17,14 +17,16 @@ import torch
 from PIL import Image
 
 from dvtex import __version__
+from dvtex.baselines import METHODS, model_class
 from dvtex.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from dvtex.data import FramePairs, load_sequences
 from dvtex.errors import ArgumentParser, UserError, cli_entry
 from dvtex.fileio import atomic_path
-from dvtex.model import DVAE, PRESETS, DVAEConfig
+from dvtex.model import PRESETS, DVAEConfig
 from dvtex.dynamics import spectral_radius
 from dvtex.synthesis import decode_frames, learnt_path
 
+PACE_STEPS = 50  # --cosine over a --minutes budget: steps estimated from the pace of the first ones
 H0_COUNT = 16  # initial states stored with the model: encoder means of pairs spread over the data
 
 
@@ -61,13 +63,13 @@ def start_run(device_name):
 
 @torch.no_grad()
 def initial_states(model, pairs):
-    """Encoder means of pairs spread over the data: the h_t half, (k, n)."""
+    """Latent states of pairs spread over the data (a DVAE's encoder means), (k, n)."""
     was_training = model.training
     model.eval()
     y, mask = pairs.batch(pairs.spread(H0_COUNT))
-    mu, _ = model.encode(y, mask)
+    h = model.states(y, mask)
     model.train(was_training)
-    return mu[:, : model.cfg.n].float().cpu()
+    return h.float().cpu()
 
 
 @torch.no_grad()
@@ -111,12 +113,12 @@ def set_lr(opt, base, factor):
 
 def make_checkpoint(model, opt, step, gen, pairs, seqs, args, history):
     return {
-        "format": FORMAT, "dvtex_version": __version__, "config": model.cfg.to_dict(),
+        "format": FORMAT, "dvtex_version": __version__, "method": args.method, "config": model.cfg.to_dict(),
         "model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
         "rng": {"torch": torch.get_rng_state(), "batch": gen.get_state()},
         "data": [s.describe() for s in seqs], "fps": float(seqs[0].fps),
         "h0": initial_states(model, pairs), "history": history,
-        "train_args": {k: getattr(args, k) for k in ("batch", "lr", "lr_dynamics", "seed", "kl_warmup", "mask", "cosine")},
+        "train_args": {k: getattr(args, k) for k in ("method", "batch", "lr", "lr_dynamics", "seed", "kl_warmup", "mask", "cosine")},
     }
 
 
@@ -152,10 +154,12 @@ class Training:
         size = DVAEConfig(**ckpt["config"]).size if ckpt else PRESETS[args.preset]["size"]
         self.seqs = load_sequences(args.sources, size, seed=args.seed, grey=True if args.grey else None, mask=args.mask)
         torch.manual_seed(args.seed)  # the same initial weights on every rank
-        self.model = DVAE(build_config(args, self.seqs[0].frames.shape[3], ckpt)).to(run.device)
-        others = [p for name, p in self.model.named_parameters() if name not in ("A", "B")]
-        self.opt = torch.optim.Adam([{"params": others}, {"params": [self.model.A, self.model.B], "lr": args.lr_dynamics}],
-                                    lr=args.lr)
+        self.model = model_class(args.method)(build_config(args, self.seqs[0].frames.shape[3], ckpt)).to(run.device)
+        others = [p for name, p in self.model.named_parameters() if p.requires_grad and name not in ("A", "B")]
+        groups = [{"params": others}]
+        if self.model.A.requires_grad:  # a DVAE learns its dynamics; the baselines fit theirs
+            groups.append({"params": [self.model.A, self.model.B], "lr": args.lr_dynamics})
+        self.opt = torch.optim.Adam(groups, lr=args.lr)
         self.gen = torch.Generator().manual_seed(args.seed * 1000 + run.rank)
         torch.manual_seed(args.seed * 1000 + run.rank + 1)
         self.step, self.history = 0, []
@@ -185,6 +189,8 @@ class Training:
 
     def save(self):
         if self.run.main:
+            if self.args.method != "dvae":
+                self.model.fit(self.pairs)  # the baselines' dynamics, fitted to what the model knows now
             ckpt = make_checkpoint(self.model, self.opt, self.step, self.gen, self.pairs, self.seqs, self.args, self.history)
             save_checkpoint(ckpt, self.args.output)
 
@@ -193,7 +199,7 @@ class Training:
         idx = torch.randint(len(self.pairs), (args.batch,), generator=self.gen).to(self.run.device)
         y, mask = self.pairs.batch(idx)
         kl_weight = min(1.0, (self.step + 1) / args.kl_warmup) if args.kl_warmup else 1.0
-        if args.cosine:
+        if args.cosine:  # 0 (not yet known) keeps the base rates
             set_lr(self.opt, [args.lr, args.lr_dynamics], cosine_factor(self.step, args.cosine))
         terms = train_step(self.net, self.opt, y, mask, kl_weight=kl_weight)
         self.step += 1
@@ -203,12 +209,23 @@ class Training:
         """Train until the budget is spent or a signal arrives; checkpoints and previews on the way."""
         args, run = self.args, self.run
         preview = os.path.splitext(args.output)[0] + ".preview.png"
+        if not self.model.trainable:  # the LDS: closed form, fitted once
+            self.save()
+            if run.main and args.preview_every:
+                write_preview(self.model, self.pairs, preview)
+            return
         deadline = time.monotonic() + args.minutes * 60 if args.minutes else math.inf
         total = args.steps if not args.minutes else None
+        if args.cosine == 0 and total:  # --cosine without N: over the whole budget
+            args.cosine = total
         bar = progress_bar(total, self.step, run.main)
         start, start_step = time.monotonic(), self.step
         try:
             while (total is None or self.step < total) and time.monotonic() < deadline and not run.stop_signal:
+                if args.cosine == 0 and self.step - start_step == PACE_STEPS:
+                    args.cosine = self.step + int((deadline - time.monotonic()) / ((time.monotonic() - start) / PACE_STEPS))
+                    if run.main:
+                        bar.write(f"dvtex-train: --cosine: about {args.cosine} steps in the budget at this pace")
                 self.train_once()
                 if run.main:
                     rate = (self.step - start_step) * args.batch * run.world / (time.monotonic() - start)
@@ -282,7 +299,10 @@ def parse_args(argv):
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--lr-dynamics", type=float, default=1e-2,
                    help="learning rate of A and B (default 1e-2: 200 numbers with a weak, noisy gradient)")
-    p.add_argument("--cosine", type=int, metavar="N", help="decay the learning rates along a half cosine over N steps")
+    p.add_argument("--method", default="dvae", choices=METHODS,
+                   help="dvae (default), or a baseline: vae+var (a VAE, then a fitted VAR), lds (Doretto's linear dynamic texture)")
+    p.add_argument("--cosine", type=int, nargs="?", const=0, metavar="N",
+                   help="decay the learning rates along a half cosine over N steps (no N: over the whole --steps/--minutes budget)")
     p.add_argument("--kl-warmup", type=int, default=0, help="steps over which the KL weight ramps from 0 to 1")
     p.add_argument("--mask", help="incomplete data: saltpepper:P, rect:P, or a mask video/folder (white = observed)")
     p.add_argument("--grey", action="store_true", help="train on grey frames even if the source is in colour")
@@ -309,6 +329,8 @@ def main(argv=None):
         DVAEConfig.from_preset(args.preset, width=args.width)
     except ValueError as err:
         raise UserError(f"--width {args.width} does not fit preset {args.preset}: {err}") from None
+    if args.method == "lds" and args.mask:
+        raise UserError("--method lds fits complete frames only; drop --mask, or use --method dvae or vae+var")
     torch.set_num_threads(int(os.environ.get("DVTEX_THREADS", torch.get_num_threads())))
     sys.exit(train(args))
 

@@ -24,7 +24,7 @@ class FrameGraph(torch.nn.Module):
         super().__init__()
         self.decoder = decoder.half() if fp16 else decoder
         self.fp16 = fp16
-        self.grey = decoder.deconv_list[-1].out_channels == 1
+        self.grey = decoder.channels == 1
 
     def forward(self, h):
         y = self.decoder(h.half() if self.fp16 else h).float()  # (B, C, H, W) in [-1, 1]
