@@ -48,6 +48,7 @@ bench: setup
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) benchmarks/audio.py
 	$(PY) benchmarks/train.py
 	$(PY) benchmarks/digits.py
+	$(PY) benchmarks/textures.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache

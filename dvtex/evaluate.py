@@ -59,7 +59,7 @@ class Snapshots(threading.Thread):
             mark = int(minutes / self.every) + 1
 
 
-def train_model(sources, path, method, minutes, extra, seed, log, snapshot_every=0):
+def train_model(sources, path, method, budget, extra, seed, log, snapshot_every=0):
     """One dvtex-train run, in this process (its progress bar included); returns the checkpoint dict
     and the snapshots taken on the way [(minutes, path)]."""
     from dvtex.checkpoint import load_checkpoint
@@ -70,7 +70,7 @@ def train_model(sources, path, method, minutes, extra, seed, log, snapshot_every
     argv = [*sources, "-o", path, "--method", method, "--seed", str(seed), "--preview-every", "0",
             "--save-every", "200" if snapshot_every else "1000"]
     if method != "lds":
-        argv += ["--minutes", str(minutes), "--cosine"]
+        argv += [*budget, "--cosine"]  # budget: ["--minutes", M] or ["--steps", N]
     log(f"training {LABELS.get(method, method)}: dvtex-train {' '.join(argv + extra)}")
     started = time.monotonic()
     snapshots = Snapshots(path, snapshot_every)
@@ -116,7 +116,7 @@ class Scorer:
             self.inception = InceptionFeatures()
             self.real_features = self.inception(evenly(real, fid_frames))
 
-    def __call__(self, fake, train=None):
+    def __call__(self, fake):
         from dvtex.metrics import copy_ratio, frechet_distance, kernel_inception_distance, sliced_wasserstein, temporal_distance
 
         scores = {"fid": None, "kid": None}
@@ -126,7 +126,7 @@ class Scorer:
             scores["kid"] = kernel_inception_distance(self.real_features, features)
         scores["swd"] = sliced_wasserstein(self.real, fake)["mean"]
         scores.update(temporal_distance(self.real, fake))
-        scores.update(copy_ratio(evenly(fake, 500), evenly(self.real if train is None else train, 2000)))
+        scores.update(copy_ratio(evenly(fake, 500), evenly(self.real, 2000)))
         return scores
 
 
@@ -185,7 +185,7 @@ def run_digits(args, log):
     results, sheets, curve = [], {"training": real[:200]}, []
     for method in ("dvae", "vae+var", "lds"):
         ckpt, snapshots = train_model([source], os.path.join(args.out, f"digits-{method.replace('+', '_')}.pt"), method,
-                                      args.minutes, DIGIT_RECIPE + ["--width", str(args.width)], args.seed, log,
+                                      args.budget, DIGIT_RECIPE + ["--width", str(args.width)], args.seed, log,
                                       args.snapshot_every if method == "dvae" else 0)
         for minutes, path in snapshots:  # the DVAE on the way: accuracy against training minutes
             snap = load_checkpoint(path)
@@ -215,7 +215,7 @@ def score_methods(name, sources, methods, real, args, log, extra=()):
     scorer = Scorer(real, args.fid_frames, log)
     results, sheets = [], {"training": real}
     for label, (method, options) in methods.items():
-        ckpt, _ = train_model(sources, os.path.join(args.out, f"{name}-{label.replace('+', '_')}.pt"), method, args.minutes,
+        ckpt, _ = train_model(sources, os.path.join(args.out, f"{name}-{label.replace('+', '_')}.pt"), method, args.budget,
                            [*options, *extra], args.seed, log)
         fake = dvtex.synthesize(ckpt, len(real), seed=args.seed)
         sheets[LABELS.get(label, label)] = fake
@@ -270,7 +270,9 @@ def parse_args(argv):
     p = ArgumentParser(prog="dvtex-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("task", choices=["digits", "textures", "incomplete"])
     p.add_argument("sources", nargs="*", metavar="SOURCE", help="textures/incomplete: videos, folders, procedural:NAME ...")
-    p.add_argument("--minutes", type=float, help="training minutes per network (default: 15 for digits, 3 otherwise)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, help="training minutes per network (default: 15 for digits, 3 otherwise)")
+    budget.add_argument("--steps", type=int, help="training steps per network instead: the same models on any machine, however busy")
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--out", help="models and contact sheets (default runs/eval-TASK)")
     p.add_argument("--mask", help="incomplete: saltpepper:P, rect:P, or a mask video/folder")
@@ -292,8 +294,9 @@ def parse_args(argv):
         p.error("incomplete needs --mask, e.g. --mask saltpepper:0.5")
     if args.task == "incomplete" and len(args.sources) != 1:
         p.error("incomplete takes one SOURCE")
-    if args.minutes is None:
+    if args.minutes is None and args.steps is None:
         args.minutes = 15.0 if args.task == "digits" else 3.0
+    args.budget = ["--steps", str(args.steps)] if args.steps else ["--minutes", str(args.minutes)]
     args.out = args.out or os.path.join("runs", f"eval-{args.task}")
     return args
 
@@ -307,10 +310,10 @@ def main(argv=None):
     args.real = load_real(args)
     os.makedirs(args.out, exist_ok=True)
     log = lambda msg: print(f"dvtex-eval: {msg}", file=sys.stderr, flush=True)  # noqa: E731
-    log(f"{args.task} on {hardware()}; {args.minutes:g} min per network, seed {args.seed}")
+    log(f"{args.task} on {hardware()}; {args.budget[1]} {args.budget[0][2:]} per network, seed {args.seed}")
     started = time.monotonic()
     result = {"digits": run_digits, "textures": run_textures, "incomplete": run_incomplete}[args.task](args, log)
-    result.update(hardware=hardware(), minutes_per_network=args.minutes, seed=args.seed,
+    result.update(hardware=hardware(), minutes_per_network=args.minutes, steps_per_network=args.steps, seed=args.seed,
                   wall_minutes=round((time.monotonic() - started) / 60, 2), argv=sys.argv[1:] if argv is None else argv)
     if args.json:
         from dvtex.fileio import atomic_path

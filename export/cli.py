@@ -1,4 +1,5 @@
-"""Export a trained Dynamic VAE to one self-describing .onnx file: dvtex-export model.pt
+"""Export a trained Dynamic VAE (or a baseline: --method lds, vae+var) to one self-describing .onnx file:
+dvtex-export model.pt
 
 The graph decodes latent states to display-ready uint8 RGB frames; the metadata carries A, B
 (made exactly stationary if they are not), initial states, frame size and fps, so dvtex-play needs
@@ -26,7 +27,7 @@ def from_checkpoint(path):
     cfg = model.cfg
     facts = {"height": cfg.size, "width": cfg.size, "channels": cfg.channels, "sigma_y2": cfg.sigma_y2,
              "lam": cfg.lam, "steps": int(ckpt["step"]), "data": ckpt["data"], "preset": cfg.preset,
-             "net_width": cfg.width, "source": "dvtex checkpoint"}
+             "net_width": cfg.width, "source": "dvtex checkpoint", "method": ckpt.get("method", "dvae")}
     return model.decoder, model.A.detach().double().numpy(), model.B.detach().double().numpy(), \
         ckpt["h0"].double().numpy(), float(ckpt["fps"]), facts
 

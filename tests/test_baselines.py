@@ -93,6 +93,7 @@ def test_a_baseline_trains_exports_and_plays(tmp_path, method):
     from dvtex.player.stream import LatentStream
 
     session, info = load_model(str(onnx), "cpu")
+    assert info.meta["method"] == method
     stream = LatentStream(info, seed=0)
     frames = [session.run(None, {INPUT: stream.step()})[0] for _ in range(5)]
     assert frames[0].shape == (1, 32, 32, 3) and frames[0].dtype == np.uint8

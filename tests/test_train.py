@@ -51,6 +51,21 @@ def test_resume_gives_the_same_losses_as_one_run(tmp_path):
         assert torch.equal(a["model"][key], b["model"][key]), key
 
 
+def test_cosine_without_n_decays_over_the_whole_budget(tmp_path):
+    from dvtex.train import cosine_factor
+
+    steps_run, minutes_run = tmp_path / "steps.pt", tmp_path / "minutes.pt"
+    train(steps_run, "--steps", "10", "--cosine")
+    ckpt = load_checkpoint(str(steps_run))
+    assert ckpt["train_args"]["cosine"] == 10
+    groups = ckpt["optimizer"]["param_groups"]  # rates set before the last step (step 9 of 10)
+    assert groups[0]["lr"] == pytest.approx(1e-3 * cosine_factor(9, 10))
+    assert groups[1]["lr"] == pytest.approx(1e-2 * cosine_factor(9, 10))
+    proc = train(minutes_run, "--minutes", "0.05", "--cosine")
+    planned = load_checkpoint(str(minutes_run))["train_args"]["cosine"]
+    assert f"about {planned} steps in the budget" in proc.stderr and planned > 50  # kept for --resume
+
+
 def test_existing_model_is_not_overwritten_without_resume(tmp_path):
     out = tmp_path / "m.pt"
     train(out, "--steps", "2")
