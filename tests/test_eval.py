@@ -7,7 +7,7 @@ from PIL import Image
 
 from conftest import assert_user_error, run_module
 
-TINY = ["--preset", "mnist32", "--width", "8", "--minutes", "0.03", "--long-run", "300"]
+TINY = ["--preset", "mnist32", "--width", "8", "--steps", "3", "--long-run", "300"]
 
 
 def test_textures_compares_three_methods_per_source(tmp_path):
@@ -17,12 +17,14 @@ def test_textures_compares_three_methods_per_source(tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(report.read_text())
     assert result["task"] == "textures" and "cores" in result["hardware"] and result["seed"] == 0
+    assert result["steps_per_network"] == 3
     rows = result["methods"]
     assert [(r["source"], r["method"]) for r in rows] == [
         (s, m) for s in ("procedural-water-30", "procedural-lights-30") for m in ("lds", "vae+var", "dvae")]
     for r in rows:
         assert r["swd"] > 0 and r["temporal_lsd_db"] >= 0 and r["copy_ratio"] > 0
         assert r["fid"] is None  # --fid-frames 0
+        assert r["steps"] == (0 if r["method"] == "lds" else 3)
     sheet = Image.open(out / "procedural-water-30.png")
     assert sheet.height == 4 * 96  # training | LDS | VAE+VAR | DVAE, 32-pixel frames shown at 96
     assert "FID per method per sequence" in proc.stderr
@@ -73,3 +75,19 @@ def test_incomplete_scores_masked_and_full_training_on_full_frames(tmp_path):
 ])
 def test_bad_usage_is_one_line_and_status_2(argv, fragment):
     assert_user_error(run_module("dvtex.evaluate", *argv), fragment)
+
+
+def test_reuse_scores_finished_models_again_without_training(tmp_path):
+    argv = ["textures", "procedural:water:30", *TINY, "--fid-frames", "0", "--out", tmp_path]
+    first = run_module("dvtex.evaluate", *argv, "--json", tmp_path / "a.json")
+    assert first.returncode == 0, first.stderr
+    stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.pt")}
+    again = run_module("dvtex.evaluate", *argv, "--reuse", "--json", tmp_path / "b.json")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("reusing") == 3 and "training" not in again.stderr
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.pt")} == stamps
+    a, b = (json.loads((tmp_path / n).read_text())["methods"] for n in ("a.json", "b.json"))
+    assert [r["swd"] for r in a] == [r["swd"] for r in b]  # the same models, scored the same way
+    longer = run_module("dvtex.evaluate", "textures", "procedural:water:30", "--preset", "mnist32", "--width", "8",
+                        "--steps", "5", "--long-run", "300", "--fid-frames", "0", "--out", tmp_path, "--reuse")
+    assert longer.returncode == 0 and longer.stderr.count("reusing") == 1  # only the LDS: 3 steps < 5
