@@ -225,7 +225,7 @@ class Training:
                 if args.cosine == 0 and self.step - start_step == PACE_STEPS:
                     args.cosine = self.step + int((deadline - time.monotonic()) / ((time.monotonic() - start) / PACE_STEPS))
                     if run.main:
-                        bar.write(f"dvtex-train: --cosine: about {args.cosine} steps in the budget at this pace")
+                        bar.write(f"dvtex-train: --cosine: about {args.cosine} steps in the budget at this pace", file=sys.stderr)
                 self.train_once()
                 if run.main:
                     rate = (self.step - start_step) * args.batch * run.world / (time.monotonic() - start)

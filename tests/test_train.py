@@ -61,7 +61,7 @@ def test_cosine_without_n_decays_over_the_whole_budget(tmp_path):
     groups = ckpt["optimizer"]["param_groups"]  # rates set before the last step (step 9 of 10)
     assert groups[0]["lr"] == pytest.approx(1e-3 * cosine_factor(9, 10))
     assert groups[1]["lr"] == pytest.approx(1e-2 * cosine_factor(9, 10))
-    proc = train(minutes_run, "--minutes", "0.05", "--cosine")
+    proc = train(minutes_run, "--minutes", "0.15", "--cosine")
     planned = load_checkpoint(str(minutes_run))["train_args"]["cosine"]
     assert f"about {planned} steps in the budget" in proc.stderr and planned > 50  # kept for --resume
 
