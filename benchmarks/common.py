@@ -1,14 +1,9 @@
 """What every benchmark script shares: the machine's description and writing its JSON."""
 
-import json
 import os
-import platform
 
-
-def hardware():
-    import torch
-
-    return f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads"
+from dvtex.evaluate import hardware
+from dvtex.fileio import write_json
 
 
 def make_model(folder, preset, width, channels=3):
@@ -31,7 +26,5 @@ def make_model(folder, preset, width, channels=3):
 
 
 def write_result(path, result):
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        json.dump({**result, "hardware": hardware()}, f, indent=2)
+    write_json(path, {**result, "hardware": hardware()})
     print(f"wrote {path}")

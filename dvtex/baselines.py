@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 
 from dvtex.dynamics import psd_sqrt, spectral_radius
-from dvtex.model import Decoder, Encoder, _dcgan_init
+from dvtex.model import DVAE, Decoder, Encoder, _dcgan_init
 
 MAX_RADIUS = 0.999  # a least-squares A at or beyond the unit circle is scaled back to this
 
@@ -165,11 +165,11 @@ class VAEVAR(_Process):
         """Fit the VAR(1) to the encoder means of all frames (eval mode)."""
         was_training = self.training
         self.eval()
-        masks = pairs.masks if pairs.masked else None
         x = []
         for idx in torch.arange(len(pairs.frames)).split(batch):
             y = pairs.frames[idx].float() / 127.5 - 1
-            x.append(self.encode_frames(y, None if masks is None else masks[idx].float())[0].double().cpu())
+            mask = None if pairs.masks is None else pairs.masks[idx].float()
+            x.append(self.encode_frames(y, mask)[0].double().cpu())
         x = torch.cat(x).numpy()
         first = pairs.first.cpu().numpy()
         A, B, T, m = fit_var(x[first], x[first + 1])
@@ -191,7 +191,5 @@ METHODS = ("dvae", "vae+var", "lds")
 
 
 def model_class(method):
-    from dvtex.model import DVAE
-
     return {"dvae": DVAE, "vae+var": VAEVAR, "lds": LDS}[method]
 

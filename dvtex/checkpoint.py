@@ -11,6 +11,7 @@ import zipfile
 
 import torch
 
+from dvtex.baselines import METHODS, model_class
 from dvtex.errors import UserError, first_line
 from dvtex.fileio import atomic_path
 from dvtex.model import DVAEConfig
@@ -37,15 +38,13 @@ def load_checkpoint(path, map_location="cpu"):
         raise UserError(f"{path} is not a readable dvtex checkpoint ({first_line(err, 120)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path} is not a dvtex checkpoint (no '{FORMAT}' tag)")
-    if ckpt.get("method", "dvae") not in ("dvae", "vae+var", "lds"):
+    if ckpt.get("method", "dvae") not in METHODS:
         raise UserError(f"{path} holds an unknown model kind {ckpt.get('method')!r}; a newer dvtex wrote it?")
     return ckpt
 
 
 def build_model(ckpt, device="cpu"):
     """The trained model (a DVAE, or a baseline of dvtex.baselines) from a checkpoint dict, in eval mode."""
-    from dvtex.baselines import model_class
-
     model = model_class(ckpt.get("method", "dvae"))(DVAEConfig(**ckpt["config"]))
     model.load_state_dict(ckpt["model"])
     return model.to(device).eval()

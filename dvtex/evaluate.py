@@ -13,7 +13,6 @@ figures, with the hardware, minutes and seeds. Models and contact sheets go to -
 """
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -24,9 +23,10 @@ import time
 import numpy as np
 
 from dvtex.errors import ArgumentParser, cli_entry
+from dvtex.fileio import atomic_path, write_json
 from dvtex.model import PRESETS
 
-BASELINES = ("lds", "vae+var", "dvae")  # the contact sheet's row order after the training frames
+BASELINES = ("lds", "vae+var", "dvae")  # the textures' order: table columns, contact sheet rows after the training frames
 LABELS = {"dvae": "DVAE", "vae+var": "VAE+VAR", "lds": "LDS", "dvae-masked": "DVAE (masked)", "dvae-full": "DVAE (full)"}
 DIGIT_RECIPE = ["--preset", "mnist32", "--batch", "64", "--lr", "1e-3", "--lr-dynamics", "1e-2", "--sigma-y2", "32"]
 
@@ -137,14 +137,20 @@ class Scorer:
             self.inception = InceptionFeatures()
             self.real_features = self.inception(evenly(real, fid_frames))
 
-    def __call__(self, fake):
-        from dvtex.metrics import copy_ratio, frechet_distance, kernel_inception_distance, sliced_wasserstein, temporal_distance
+    def inception_scores(self, fake):
+        """FID and KID (None without the weights or with --fid-frames 0)."""
+        from dvtex.metrics import frechet_distance, kernel_inception_distance
 
-        scores = {"fid": None, "kid": None}
-        if self.inception is not None:
-            features = self.inception(evenly(fake, self.fid_frames))
-            scores["fid"] = frechet_distance(self.real_features, features)
-            scores["kid"] = kernel_inception_distance(self.real_features, features)
+        if self.inception is None:
+            return {"fid": None, "kid": None}
+        features = self.inception(evenly(fake, self.fid_frames))
+        return {"fid": frechet_distance(self.real_features, features),
+                "kid": kernel_inception_distance(self.real_features, features)}
+
+    def __call__(self, fake):
+        from dvtex.metrics import copy_ratio, sliced_wasserstein, temporal_distance
+
+        scores = self.inception_scores(fake)
         scores["swd"] = sliced_wasserstein(self.real, fake)["mean"]
         scores.update(temporal_distance(self.real, fake))
         scores.update(copy_ratio(evenly(fake, 500), evenly(self.real, 2000)))
@@ -154,8 +160,6 @@ class Scorer:
 def contact_sheet(rows, path, columns=10, stride=3, min_side=96, label_width=110):
     """Labelled rows of uint8 frames (T, H, W, C), `columns` frames `stride` apart each, one PNG."""
     from PIL import Image, ImageDraw
-
-    from dvtex.fileio import atomic_path
 
     count = min(columns, *(len(f) // stride for f in rows.values()))
     strip = lambda f: np.concatenate([f[i * stride] for i in range(count)], axis=1)  # noqa: E731
@@ -218,7 +222,7 @@ def run_digits(args, log):
         sheets[LABELS[method]] = runs[0]
         results.append({"method": method, "name": LABELS[method], "steps": int(ckpt["step"]),
                         "train_minutes": minutes_of(ckpt), **summary,
-                        **{k: v for k, v in scorer(np.concatenate(runs)).items() if k in ("fid", "kid")}})
+                        **scorer.inception_scores(np.concatenate(runs))})
         log(f"{LABELS[method]}: order accuracy {summary['order_accuracy']:.1%}, labels {summary['labels_seed0'][:50]}...")
     contact_sheet(sheets, os.path.join(args.out, "digits.png"), columns=15, stride=1)
     log("DVAE order accuracy against training minutes:")
@@ -265,14 +269,14 @@ def load_real(args):
 
 def run_textures(args, log):
     options = ["--preset", args.preset, "--width", str(args.width)]
+    methods = {m: (m, options) for m in BASELINES}
     results = []
     for spec, real in args.real.items():
-        methods = {m: (m, options) for m in ("lds", "vae+var", "dvae")}
         results += score_methods(source_name(spec), [spec], methods, real, args, log)
     log("FID per method per sequence (the paper's Table 2; lower is better):")
     table = [{"name": source_name(s), **{LABELS[r["method"]]: r["fid"] for r in results if r["source"] == source_name(s)}}
              for s in args.sources]
-    print_table(table, [LABELS[m] for m in ("lds", "vae+var", "dvae")], log)
+    print_table(table, [LABELS[m] for m in BASELINES], log)
     print_table([{**r, "name": f"{r['source']} {r['name']}"} for r in results],
                 ["kid", "swd", "temporal_lsd_db", "motion_ratio", "drift_mean_drift", "copy_ratio"], log)
     return {"task": "textures", "preset": args.preset, "methods": results}
@@ -339,11 +343,7 @@ def main(argv=None):
     result.update(hardware=hardware(), minutes_per_network=args.minutes, steps_per_network=args.steps, seed=args.seed,
                   wall_minutes=round((time.monotonic() - started) / 60, 2), argv=sys.argv[1:] if argv is None else argv)
     if args.json:
-        from dvtex.fileio import atomic_path
-
-        with atomic_path(args.json, ".json") as tmp:
-            with open(tmp, "w") as f:
-                json.dump(result, f, indent=2)
+        write_json(args.json, result)
         log(f"wrote {args.json}")
     return 0
 

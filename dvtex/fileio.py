@@ -5,6 +5,7 @@ gets the permissions a plain open() would give (mkstemp's are owner-only). Torch
 """
 
 import contextlib
+import json
 import os
 import tempfile
 
@@ -29,3 +30,9 @@ def atomic_path(path, suffix=""):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_json(path, obj):
+    """`obj` as indented JSON at `path`, atomically."""
+    with atomic_path(path, ".json") as tmp, open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)

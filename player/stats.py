@@ -1,13 +1,12 @@
 """Playback statistics in fixed memory: frame intervals and decode times in rings, RSS, drops."""
 
-import json
 import os
 import resource
 import time
 
 import numpy as np
 
-from dvtex.fileio import atomic_path
+from dvtex import fileio
 
 RING = 8192  # percentiles over the last this many frames: enough for p99, constant memory
 
@@ -83,5 +82,4 @@ class PlaybackStats:
                 "rss_mb": {"start": self.rss_start, "end": rss_mb()}}
 
     def write_json(self, path):
-        with atomic_path(path, ".json") as tmp, open(tmp, "w") as f:
-            json.dump(self.summary(), f, indent=2)
+        fileio.write_json(path, self.summary())
