@@ -226,7 +226,8 @@ def run_digits(args, log):
         log(f"{LABELS[method]}: order accuracy {summary['order_accuracy']:.1%}, labels {summary['labels_seed0'][:50]}...")
     contact_sheet(sheets, os.path.join(args.out, "digits.png"), columns=15, stride=1)
     log("DVAE order accuracy against training minutes:")
-    print_table([{**c, "name": f"{c['minutes']:g} min"} for c in curve], ["steps", "order_accuracy", "readability"], log)
+    print_table([{**c, "name": "reused" if c["minutes"] is None else f"{c['minutes']:g} min"} for c in curve],
+                ["steps", "order_accuracy", "readability"], log)
     log("the three methods:")
     print_table(results, ["order_accuracy", "readability", "fid", "steps", "train_minutes"], log)
     return {"task": "digits", "judge_accuracy": judge.accuracy, "methods": results, "dvae_by_minutes": curve}

@@ -91,3 +91,14 @@ def test_reuse_scores_finished_models_again_without_training(tmp_path):
     longer = run_module("dvtex.evaluate", "textures", "procedural:water:30", "--preset", "mnist32", "--width", "8",
                         "--steps", "5", "--long-run", "300", "--fid-frames", "0", "--out", tmp_path, "--reuse")
     assert longer.returncode == 0 and longer.stderr.count("reusing") == 1  # only the LDS: 3 steps < 5
+
+
+@pytest.mark.slow
+def test_digits_reuse_reports_the_reused_models(tmp_path):
+    argv = ["digits", "--width", "8", "--steps", "3", "--seeds", "1", "--frames", "10", "--fid-frames", "0", "--out", tmp_path]
+    assert run_module("dvtex.evaluate", *argv).returncode == 0
+    again = run_module("dvtex.evaluate", *argv, "--reuse", "--json", tmp_path / "d.json")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("reusing") == 3 and "reused" in again.stderr
+    curve = json.loads((tmp_path / "d.json").read_text())["dvae_by_minutes"]
+    assert curve == [{**curve[0], "minutes": None, "steps": 3}]
