@@ -15,6 +15,7 @@ figures, with the hardware, minutes and seeds. Models and contact sheets go to -
 import argparse
 import os
 import platform
+import re
 import shutil
 import sys
 import threading
@@ -59,16 +60,21 @@ class Snapshots(threading.Thread):
             mark = int(minutes / self.every) + 1
 
 
-def finished_model(path, method, budget):
-    """The checkpoint an earlier run left at `path` if it is `method` trained for the whole --steps
-    budget (an LDS is always whole), else None."""
+def finished_model(path, method, budget, wanted):
+    """The checkpoint an earlier run left at `path` if it is `method` trained with the recipe `wanted`
+    (parsed dvtex-train arguments: preset, width, sigma_y2, mask, seed) for the whole --steps budget (an
+    LDS is always whole), else None."""
     from dvtex.checkpoint import load_checkpoint
 
     if not os.path.exists(path):
         return None
     ckpt = load_checkpoint(path)
+    cfg, recipe = ckpt["config"], ckpt.get("train_args", {})
+    sigma_y2 = PRESETS[wanted.preset]["sigma_y2"] if wanted.sigma_y2 is None else wanted.sigma_y2
+    same = (ckpt.get("method", "dvae") == method and cfg["preset"] == wanted.preset and cfg["width"] == wanted.width
+            and cfg["sigma_y2"] == sigma_y2 and recipe.get("mask") == wanted.mask and recipe.get("seed") == wanted.seed)
     whole = method == "lds" or (budget[0] == "--steps" and ckpt["step"] >= int(budget[1]))
-    return ckpt if ckpt.get("method", "dvae") == method and whole else None
+    return ckpt if same and whole else None
 
 
 def train_model(sources, path, method, budget, extra, seed, log, snapshot_every=0, reuse=False):
@@ -78,16 +84,16 @@ def train_model(sources, path, method, budget, extra, seed, log, snapshot_every=
     from dvtex.checkpoint import load_checkpoint
     from dvtex.train import parse_args, train
 
-    if reuse and (ckpt := finished_model(path, method, budget)) is not None:
+    argv = [*sources, "-o", path, "--method", method, "--seed", str(seed), "--preview-every", "0",
+            "--save-every", "200" if snapshot_every else "1000"]
+    if method != "lds":
+        argv += [*budget, "--cosine"]  # budget: ["--minutes", M] or ["--steps", N]
+    if reuse and (ckpt := finished_model(path, method, budget, parse_args(argv + extra))) is not None:
         log(f"{LABELS.get(method, method)}: reusing {path} ({ckpt['step']} steps)")
         ckpt["train_seconds"] = None
         return ckpt, []
     if os.path.exists(path):
         os.remove(path)
-    argv = [*sources, "-o", path, "--method", method, "--seed", str(seed), "--preview-every", "0",
-            "--save-every", "200" if snapshot_every else "1000"]
-    if method != "lds":
-        argv += [*budget, "--cosine"]  # budget: ["--minutes", M] or ["--steps", N]
     log(f"training {LABELS.get(method, method)}: dvtex-train {' '.join(argv + extra)}")
     started = time.monotonic()
     snapshots = Snapshots(path, snapshot_every)
@@ -233,7 +239,17 @@ def run_digits(args, log):
     return {"task": "digits", "judge_accuracy": judge.accuracy, "methods": results, "dvae_by_minutes": curve}
 
 
-def score_methods(name, sources, methods, real, args, log, extra=()):
+def mask_slug(mask):
+    return re.sub("[^0-9A-Za-z.]", "", mask)  # saltpepper:0.5 -> saltpepper0.5
+
+
+def model_stem(label, options):
+    """A model's file name in --out: its label, and its mask when it learns from incomplete frames."""
+    stem = label.replace("+", "_")
+    return f"{stem}-{mask_slug(options[options.index('--mask') + 1])}" if "--mask" in options else stem
+
+
+def score_methods(name, sources, methods, real, args, log, sheet_name=None):
     """Train `methods` ({label: (method, dvtex-train options)}) on `sources`, score each against `real`."""
     import dvtex
     from dvtex.metrics import drift
@@ -241,8 +257,8 @@ def score_methods(name, sources, methods, real, args, log, extra=()):
     scorer = Scorer(real, args.fid_frames, log)
     results, sheets = [], {"training": real}
     for label, (method, options) in methods.items():
-        ckpt, _ = train_model(sources, os.path.join(args.out, f"{name}-{label.replace('+', '_')}.pt"), method, args.budget,
-                           [*options, *extra], args.seed, log, reuse=args.reuse)
+        ckpt, _ = train_model(sources, os.path.join(args.out, f"{name}-{model_stem(label, options)}.pt"), method,
+                              args.budget, options, args.seed, log, reuse=args.reuse)
         fake = dvtex.synthesize(ckpt, len(real), seed=args.seed)
         sheets[LABELS.get(label, label)] = fake
 
@@ -251,7 +267,7 @@ def score_methods(name, sources, methods, real, args, log, extra=()):
         results.append({"source": name, "method": label, "name": LABELS.get(label, label), "steps": int(ckpt["step"]),
                         "train_minutes": minutes_of(ckpt), **scores})
         log(f"{name} {LABELS.get(label, label)}: " + ", ".join(f"{k} {v:.3g}" for k, v in scores.items() if v is not None))
-    sheet = os.path.join(args.out, f"{name}.png")
+    sheet = os.path.join(args.out, f"{sheet_name or name}.png")
     contact_sheet(sheets, sheet)
     log(f"contact sheet: {sheet}")
     return results
@@ -287,7 +303,8 @@ def run_incomplete(args, log):
     options = ["--preset", args.preset, "--width", str(args.width)]
     real = args.real[args.sources[0]]
     methods = {"dvae-masked": ("dvae", [*options, "--mask", args.mask]), "dvae-full": ("dvae", options)}
-    results = score_methods(source_name(args.sources[0]), args.sources, methods, real, args, log)
+    name = source_name(args.sources[0])
+    results = score_methods(name, args.sources, methods, real, args, log, sheet_name=f"{name}-{mask_slug(args.mask)}")
     print_table(results, ["fid", "kid", "swd", "temporal_lsd_db", "motion_ratio"], log)
     return {"task": "incomplete", "mask": args.mask, "preset": args.preset, "methods": results}
 

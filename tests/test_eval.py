@@ -63,8 +63,17 @@ def test_incomplete_scores_masked_and_full_training_on_full_frames(tmp_path):
     assert [r["method"] for r in result["methods"]] == ["dvae-masked", "dvae-full"]
     import torch
 
-    masked = torch.load(tmp_path / "procedural-fire-30-dvae-masked.pt", weights_only=True)
+    masked = torch.load(tmp_path / "procedural-fire-30-dvae-masked-rect0.5.pt", weights_only=True)
     assert masked["config"]["masked"] and masked["train_args"]["mask"] == "rect:0.5"
+    assert (tmp_path / "procedural-fire-30-rect0.5.png").is_file()
+    # another mask in the same folder: the full model is reused, the masked one is that mask's own
+    other = run_module("dvtex.evaluate", "incomplete", "procedural:fire:30", "--mask", "saltpepper:0.5", *TINY,
+                       "--fid-frames", "0", "--out", tmp_path, "--reuse", timeout=600)
+    assert other.returncode == 0, other.stderr
+    assert other.stderr.count("reusing") == 1 and "reusing " + str(tmp_path / "procedural-fire-30-dvae-full.pt") in other.stderr
+    masked = torch.load(tmp_path / "procedural-fire-30-dvae-masked-saltpepper0.5.pt", weights_only=True)
+    assert masked["train_args"]["mask"] == "saltpepper:0.5"
+    assert (tmp_path / "procedural-fire-30-dvae-masked-rect0.5.pt").is_file()
 
 
 @pytest.mark.parametrize("argv, fragment", [
@@ -91,6 +100,9 @@ def test_reuse_scores_finished_models_again_without_training(tmp_path):
     longer = run_module("dvtex.evaluate", "textures", "procedural:water:30", "--preset", "mnist32", "--width", "8",
                         "--steps", "5", "--long-run", "300", "--fid-frames", "0", "--out", tmp_path, "--reuse")
     assert longer.returncode == 0 and longer.stderr.count("reusing") == 1  # only the LDS: 3 steps < 5
+    wider = run_module("dvtex.evaluate", "textures", "procedural:water:30", *TINY, "--width", "16", "--fid-frames", "0",
+                       "--out", tmp_path, "--reuse")
+    assert wider.returncode == 0 and "reusing" not in wider.stderr  # another recipe: every model trained again
 
 
 @pytest.mark.slow
