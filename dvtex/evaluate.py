@@ -8,7 +8,8 @@ figures, with the hardware, minutes and seeds. Models and contact sheets go to -
               digit judge trained on MNIST digits the models never saw, and FID
   textures    the same three on each source (videos, procedural:fire|water|lights): FID and KID
               (Inception-v3), SWD, temporal spectrum distance, motion ratio, drift over a long
-              run, copy ratio; a contact sheet per source (training | LDS | VAE+VAR | DVAE)
+              run, copy ratio; a contact sheet per source (training | LDS | VAE+VAR | DVAE); and
+              per source, what 10 principal components hold of it and its lag-1 correlation
   incomplete  DVAE on frames with --mask against DVAE on full frames, both scored on full frames
 """
 
@@ -285,18 +286,24 @@ def load_real(args):
 
 
 def run_textures(args, log):
+    from dvtex.metrics import source_facts
+
     options = ["--preset", args.preset, "--width", str(args.width)]
     methods = {m: (m, options) for m in BASELINES}
-    results = []
+    results, sources = [], []
     for spec, real in args.real.items():
+        facts = {"source": source_name(spec), **source_facts(real)}
+        log(f"{facts['source']}: {facts['frames']} frames; 10 principal components hold {facts['pca10_variance']:.1%} "
+            f"of their variance, successive frames correlate {facts['lag1_correlation']:.2f}")
+        sources.append(facts)
         results += score_methods(source_name(spec), [spec], methods, real, args, log)
-    log("FID per method per sequence (the paper's Table 2; lower is better):")
-    table = [{"name": source_name(s), **{LABELS[r["method"]]: r["fid"] for r in results if r["source"] == source_name(s)}}
-             for s in args.sources]
-    print_table(table, [LABELS[m] for m in BASELINES], log)
+    log("FID per method per sequence (the paper's Table 2; lower is better), and what n = 10 can hold of each:")
+    table = [{"name": f["source"], **{LABELS[r["method"]]: r["fid"] for r in results if r["source"] == f["source"]},
+              "pca10": f["pca10_variance"], "lag1": f["lag1_correlation"]} for f in sources]
+    print_table(table, [LABELS[m] for m in BASELINES] + ["pca10", "lag1"], log)
     print_table([{**r, "name": f"{r['source']} {r['name']}"} for r in results],
                 ["kid", "swd", "temporal_lsd_db", "motion_ratio", "drift_mean_drift", "copy_ratio"], log)
-    return {"task": "textures", "preset": args.preset, "methods": results}
+    return {"task": "textures", "preset": args.preset, "sources": sources, "methods": results}
 
 
 def run_incomplete(args, log):

@@ -12,6 +12,8 @@ All functions take uint8 frames (T, H, W, C) as dvtex produces them.
 - Long run: drift of the per-frame mean and std over many frames.
 - Copying: distance of synthetic frames to their nearest training frame, relative to how far real
   frames lie from their nearest non-adjacent neighbours.
+- The source itself: how much of its variance n principal components hold and how alike successive
+  frames are, which says how much a process with an n-dimensional state can capture of it.
 """
 
 import importlib.util
@@ -205,3 +207,14 @@ def copy_ratio(fake, train, exclude=5):
     reference = np.median(within.min(1)[np.isfinite(within.min(1))]) if len(tr) > exclude else np.nan
     return {"nn_distance": float(np.median(to_train) / np.sqrt(tr.shape[1])),
             "copy_ratio": float(np.median(to_train) / reference) if reference else float("nan")}
+
+
+def source_facts(frames, n=10, max_frames=1000):
+    """How learnable a sequence is with an n-dimensional state: the share of its frames' variance that
+    the first n principal components hold (an LDS's C is exactly those) and the correlation of
+    successive frames (lag 1), both on frames centred on the sequence's mean frame."""
+    x = np.asarray(frames[:max_frames], np.float64).reshape(min(len(frames), max_frames), -1)
+    x = x - x.mean(axis=0)
+    power = np.linalg.svd(x, compute_uv=False) ** 2
+    lag1 = (x[:-1] * x[1:]).sum() / np.sqrt((x[:-1] ** 2).sum() * (x[1:] ** 2).sum())
+    return {"frames": len(frames), f"pca{n}_variance": float(power[:n].sum() / power.sum()), "lag1_correlation": float(lag1)}

