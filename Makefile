@@ -49,6 +49,7 @@ bench: setup
 	$(PY) benchmarks/train.py
 	$(PY) benchmarks/digits.py
 	$(PY) benchmarks/textures.py
+	$(PY) benchmarks/incomplete.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache

