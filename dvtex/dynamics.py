@@ -9,6 +9,7 @@ No torch here: the player imports this module.
 import numpy as np
 
 MARGIN = 1e-3  # singular values of a played A are at most 1 - MARGIN: every mode forgets, however slowly
+STATIONARY_TOL = 1e-3  # a learnt (A, B) further than this from stationary is stabilized before it is played
 
 
 def var_step(A, B, h, v):
@@ -57,6 +58,19 @@ def stabilize(A, B=None, margin=MARGIN):
     process (v is isotropic), so the learnt B is replaced by the symmetric root of what it must be."""
     A = clip_singular_values(np.asarray(A, np.float64), margin)
     return A, psd_sqrt(np.eye(A.shape[0]) - A @ A.T)
+
+
+def needs_stabilizing(A, B, tol=STATIONARY_TOL):
+    """Whether a learnt pair must be stabilized to be played forever: not stationary within `tol`, or
+    an A that does not contract every direction."""
+    return stationarity_residual(A, B) > tol or spectral_norm(A) >= 1
+
+
+def played_pair(A, B):
+    """The (A, B) that dvtex plays for a learnt pair (dvtex-export, dvtex.synthesize, dvtex-eval): the pair
+    itself when it is stationary and contracting, else `stabilize(A, B)`."""
+    A, B = np.asarray(A, np.float64), np.asarray(B, np.float64)
+    return stabilize(A, B) if needs_stabilizing(A, B) else (A, B)
 
 
 def _eig_well_conditioned(A):

@@ -111,6 +111,13 @@ def train_model(sources, path, method, budget, extra, seed, log, snapshot_every=
     return ckpt, snapshots.taken
 
 
+def stabilized(ckpt):
+    """Whether the model's learnt (A, B) is stabilized to be played (and so synthesised and scored)."""
+    from dvtex.dynamics import needs_stabilizing
+
+    return needs_stabilizing(*(ckpt["model"][k].double().numpy() for k in ("A", "B")))
+
+
 def minutes_of(ckpt):
     return None if ckpt["train_seconds"] is None else round(ckpt["train_seconds"] / 60, 2)
 
@@ -118,10 +125,10 @@ def minutes_of(ckpt):
 def long_run(ckpt, frames, seed=0, chunk=500):
     """Decoded frames of one long synthesis, chunk by chunk (constant memory)."""
     from dvtex.checkpoint import build_model
-    from dvtex.synthesis import decode_frames, learnt_path
+    from dvtex.synthesis import decode_frames, played_path
 
     model = build_model(ckpt)
-    h = learnt_path(model, ckpt["h0"][seed % len(ckpt["h0"])].numpy(), frames, seed)
+    h = played_path(model, ckpt["h0"][seed % len(ckpt["h0"])].numpy(), frames, seed)
     for start in range(0, frames, chunk):
         yield decode_frames(model, h[start:start + chunk])
 
@@ -228,7 +235,7 @@ def run_digits(args, log):
             curve.append({"minutes": minutes_of(ckpt), "steps": int(ckpt["step"]), **summary})
         sheets[LABELS[method]] = runs[0]
         results.append({"method": method, "name": LABELS[method], "steps": int(ckpt["step"]),
-                        "train_minutes": minutes_of(ckpt), **summary,
+                        "train_minutes": minutes_of(ckpt), "stabilized": stabilized(ckpt), **summary,
                         **scorer.inception_scores(np.concatenate(runs))})
         log(f"{LABELS[method]}: order accuracy {summary['order_accuracy']:.1%}, labels {summary['labels_seed0'][:50]}...")
     contact_sheet(sheets, os.path.join(args.out, "digits.png"), columns=15, stride=1)
@@ -266,7 +273,7 @@ def score_methods(name, sources, methods, real, args, log, sheet_name=None):
         scores = {**scorer(fake), **{f"drift_{k}": v for k, v in drift(long_run(ckpt, args.long_run, args.seed)).items()
                                      if k in ("mean_drift", "std_drift")}}
         results.append({"source": name, "method": label, "name": LABELS.get(label, label), "steps": int(ckpt["step"]),
-                        "train_minutes": minutes_of(ckpt), **scores})
+                        "train_minutes": minutes_of(ckpt), "stabilized": stabilized(ckpt), **scores})
         log(f"{name} {LABELS.get(label, label)}: " + ", ".join(f"{k} {v:.3g}" for k, v in scores.items() if v is not None))
     sheet = os.path.join(args.out, f"{sheet_name or name}.png")
     contact_sheet(sheets, sheet)

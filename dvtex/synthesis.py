@@ -1,18 +1,21 @@
 """Sequence synthesis with a trained Dynamic VAE (the paper's Eq. 9):
 
     h_0 given,  h_t+1 = A h_t + B v_t,  v_t ~ N(0, I),  y_t = C_eta(h_t)
+
+with the (A, B) that dvtex plays: the learnt pair, stabilized as dvtex-export stabilizes it when it is
+not exactly stationary, so synthesis, evaluation and the player show the same process.
 """
 
 import numpy as np
 import torch
 
 from dvtex.checkpoint import build_model, load_checkpoint
-from dvtex.dynamics import sample_path
+from dvtex.dynamics import played_pair, sample_path
 
 
-def learnt_path(model, h0, steps, seed):
-    """States h_0..h_steps-1 of the model's learnt (A, B) from h0: (steps, n) float64."""
-    A, B = (p.detach().cpu().double().numpy() for p in (model.A, model.B))
+def played_path(model, h0, steps, seed):
+    """States h_0..h_steps-1 from h0 of the model's process as dvtex plays it: (steps, n) float64."""
+    A, B = played_pair(*(p.detach().cpu().double().numpy() for p in (model.A, model.B)))
     return sample_path(A, B, np.asarray(h0, np.float64), steps, np.random.default_rng(seed))
 
 
@@ -49,6 +52,6 @@ def synthesize(model_or_checkpoint, n_frames, seed=0, h0=None):
     was_training = model.training
     model.eval()
     try:
-        return decode_frames(model, learnt_path(model, h0, n_frames, seed))
+        return decode_frames(model, played_path(model, h0, n_frames, seed))
     finally:
         model.train(was_training)

@@ -24,7 +24,7 @@ from dvtex.errors import ArgumentParser, UserError, cli_entry
 from dvtex.fileio import atomic_path
 from dvtex.model import PRESETS, DVAEConfig
 from dvtex.dynamics import spectral_radius
-from dvtex.synthesis import decode_frames, learnt_path
+from dvtex.synthesis import decode_frames, played_path
 
 PACE_STEPS = 50  # --cosine over a --minutes budget: steps estimated from the pace of the first ones
 H0_COUNT = 16  # initial states stored with the model: encoder means of pairs spread over the data
@@ -80,7 +80,7 @@ def write_preview(model, pairs, path, frames=8, seed=0):
     first = int(pairs.first[0])
     real = pairs.frames[first:first + frames].permute(0, 2, 3, 1).cpu().numpy()
     h0 = initial_states(model, pairs)[0]
-    synth = decode_frames(model, learnt_path(model, h0.numpy(), frames, seed))
+    synth = decode_frames(model, played_path(model, h0.numpy(), frames, seed))
     model.train(was_training)
     row = lambda f: np.concatenate(list(f), axis=1)  # noqa: E731
     grid = np.concatenate([row(real), row(synth[: len(real)])], axis=0)

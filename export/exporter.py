@@ -7,12 +7,11 @@ import numpy as np
 import torch
 
 from dvtex import __version__
-from dvtex.dynamics import MARGIN, spectral_norm, spectral_radius, stabilize, stationarity_residual
+from dvtex.dynamics import MARGIN, needs_stabilizing, played_pair, spectral_norm, spectral_radius, stationarity_residual
 from dvtex.errors import UserError
 from dvtex.fileio import atomic_path
 from dvtex.player.modelfile import FORMAT, INPUT, OUTPUT, encode_metadata
 
-STATIONARY_TOL = 1e-3  # a learnt (A, B) further than this from stationary is stabilized
 VERIFY_STATES = 64
 
 
@@ -37,8 +36,8 @@ def process_metadata(A, B, h0, fps, facts):
     A, B = np.asarray(A, np.float64), np.asarray(B, np.float64)
     before = {"residual": stationarity_residual(A, B), "spectral_radius": spectral_radius(A),
               "norm": spectral_norm(A)}
-    needs = before["residual"] > STATIONARY_TOL or before["norm"] >= 1
-    A_play, B_play = stabilize(A, B) if needs else (A, B)
+    needs = needs_stabilizing(A, B)
+    A_play, B_play = played_pair(A, B)
     after = {"residual": stationarity_residual(A_play, B_play), "spectral_radius": spectral_radius(A_play),
              "norm": spectral_norm(A_play)}
     n = A.shape[0]

@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from dvtex.dynamics import (TimeScaler, sample_path, spectral_norm, spectral_radius, stabilize,
-                            stationarity_residual, var_step)
+from dvtex.dynamics import (TimeScaler, needs_stabilizing, played_pair, sample_path, spectral_norm, spectral_radius,
+                            stabilize, stationarity_residual, var_step)
 
 n = 10
 matrices = arrays(np.float64, (n, n), elements=st.floats(-1.5, 1.5, allow_nan=False, width=64))
@@ -27,6 +27,21 @@ def test_stabilize_gives_an_exactly_stationary_stable_pair(A):
     assert stationarity_residual(As, Bs) < 1e-9
     assert spectral_norm(As) < 1
     assert np.allclose(Bs, Bs.T)
+
+
+def test_a_stationary_pair_is_played_as_learnt_and_an_unstationary_one_stabilized():
+    rotation = np.linalg.qr(np.random.default_rng(0).standard_normal((n, n)))[0]
+    A, B = 0.9 * rotation, np.sqrt(1 - 0.81) * np.eye(n)  # exactly stationary, contracting
+    assert not needs_stabilizing(A, B)
+    assert all(np.array_equal(p, q) for p, q in zip(played_pair(A, B), (A, B)))
+    grows = 1.0004 * rotation  # what a DVAE can learn: |lambda| just above 1, almost no noise
+    assert needs_stabilizing(grows, np.zeros((n, n)))
+    As, Bs = played_pair(grows, np.zeros((n, n)))
+    assert spectral_norm(As) < 1 and stationarity_residual(As, Bs) < 1e-9
+    raw = sample_path(grows, np.zeros((n, n)), np.ones(n), 10000, np.random.default_rng(1))
+    played = sample_path(As, Bs, np.ones(n), 10000, np.random.default_rng(1))
+    assert np.linalg.norm(raw[-1]) > 40 * np.linalg.norm(raw[0])  # the learnt pair drifts away
+    assert np.abs(played[-1000:]).std() < 2  # the played one stays near N(0, I)
 
 
 @settings(max_examples=100, deadline=None)

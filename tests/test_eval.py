@@ -27,6 +27,7 @@ def test_textures_compares_three_methods_per_source(tmp_path):
         assert r["swd"] > 0 and r["temporal_lsd_db"] >= 0 and r["copy_ratio"] > 0
         assert r["fid"] is None  # --fid-frames 0
         assert r["steps"] == (0 if r["method"] == "lds" else 3)
+        assert r["stabilized"] == (r["method"] == "dvae")  # the baselines are exactly stationary by construction
     sheet = Image.open(out / "procedural-water-30.png")
     assert sheet.height == 4 * 96  # training | LDS | VAE+VAR | DVAE, 32-pixel frames shown at 96
     assert "FID per method per sequence" in proc.stderr

@@ -11,6 +11,7 @@ import torch
 
 import dvtex
 from dvtex.checkpoint import build_model, load_checkpoint
+from dvtex.synthesis import played_path
 
 from conftest import ROOT, assert_user_error, run_module
 
@@ -37,6 +38,11 @@ def test_checkpoint_rebuilds_the_model_alone_and_synthesises(tmp_path):
     assert np.array_equal(frames, dvtex.synthesize(ckpt, 20, seed=3))
     assert not np.array_equal(frames, dvtex.synthesize(model, 20, seed=4))
     assert (tmp_path / "m.preview.png").exists()
+    with torch.no_grad():  # a learnt pair that is not stationary is synthesised as dvtex-export plays it
+        model.A.copy_(1.01 * torch.eye(10))
+        model.B.zero_()
+    h = played_path(model, np.ones(10), 2000, seed=0)
+    assert np.abs(h).max() < 6  # stationary N(0, I); the learnt pair would reach 1.01^2000 = 4e8
 
 
 def test_resume_gives_the_same_losses_as_one_run(tmp_path):
