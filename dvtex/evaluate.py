@@ -64,7 +64,7 @@ class Snapshots(threading.Thread):
 def finished_model(path, method, budget, wanted):
     """The checkpoint an earlier run left at `path` if it is `method` trained with the recipe `wanted`
     (parsed dvtex-train arguments: preset, width, sigma_y2, mask, seed) for the whole --steps budget (an
-    LDS is always whole), else None."""
+    LDS is always whole, and its fit does not depend on sigma_y2), else None."""
     from dvtex.checkpoint import load_checkpoint
 
     if not os.path.exists(path):
@@ -73,7 +73,7 @@ def finished_model(path, method, budget, wanted):
     cfg, recipe = ckpt["config"], ckpt.get("train_args", {})
     sigma_y2 = PRESETS[wanted.preset]["sigma_y2"] if wanted.sigma_y2 is None else wanted.sigma_y2
     same = (ckpt.get("method", "dvae") == method and cfg["preset"] == wanted.preset and cfg["width"] == wanted.width
-            and cfg["sigma_y2"] == sigma_y2 and recipe.get("mask") == wanted.mask and recipe.get("seed") == wanted.seed)
+            and (method == "lds" or cfg["sigma_y2"] == sigma_y2) and recipe.get("mask") == wanted.mask and recipe.get("seed") == wanted.seed)
     whole = method == "lds" or (budget[0] == "--steps" and ckpt["step"] >= int(budget[1]))
     return ckpt if same and whole else None
 
@@ -292,10 +292,16 @@ def load_real(args):
     return {spec: load_sequences([spec], PRESETS[args.preset]["size"], seed=args.seed)[0].frames for spec in args.sources}
 
 
+def model_options(args):
+    """The dvtex-train options of the textures' and incomplete task's networks."""
+    sigma = [] if args.sigma_y2 is None else ["--sigma-y2", str(args.sigma_y2)]
+    return ["--preset", args.preset, "--width", str(args.width), *sigma]
+
+
 def run_textures(args, log):
     from dvtex.metrics import source_facts
 
-    options = ["--preset", args.preset, "--width", str(args.width)]
+    options = model_options(args)
     methods = {m: (m, options) for m in BASELINES}
     results, sources = [], []
     for spec, real in args.real.items():
@@ -310,17 +316,17 @@ def run_textures(args, log):
     print_table(table, [LABELS[m] for m in BASELINES] + ["pca10", "lag1"], log)
     print_table([{**r, "name": f"{r['source']} {r['name']}"} for r in results],
                 ["kid", "swd", "temporal_lsd_db", "motion_ratio", "drift_mean_drift", "copy_ratio"], log)
-    return {"task": "textures", "preset": args.preset, "sources": sources, "methods": results}
+    return {"task": "textures", "preset": args.preset, "sigma_y2": args.sigma_y2, "sources": sources, "methods": results}
 
 
 def run_incomplete(args, log):
-    options = ["--preset", args.preset, "--width", str(args.width)]
+    options = model_options(args)
     real = args.real[args.sources[0]]
     methods = {"dvae-masked": ("dvae", [*options, "--mask", args.mask]), "dvae-full": ("dvae", options)}
     name = source_name(args.sources[0])
     results = score_methods(name, args.sources, methods, real, args, log, sheet_name=f"{name}-{mask_slug(args.mask)}")
     print_table(results, ["fid", "kid", "swd", "temporal_lsd_db", "motion_ratio"], log)
-    return {"task": "incomplete", "mask": args.mask, "preset": args.preset, "methods": results}
+    return {"task": "incomplete", "mask": args.mask, "preset": args.preset, "sigma_y2": args.sigma_y2, "methods": results}
 
 
 def parse_args(argv):
@@ -335,6 +341,7 @@ def parse_args(argv):
     p.add_argument("--mask", help="incomplete: saltpepper:P, rect:P, or a mask video/folder")
     p.add_argument("--preset", default="cows64", choices=sorted(PRESETS), help="textures/incomplete: model preset (default cows64, 64x64)")
     p.add_argument("--width", type=int, default=32, help="network width d (default 32)")
+    p.add_argument("--sigma-y2", type=float, help="textures/incomplete: output variance (default: the preset's)")
     p.add_argument("--reuse", action="store_true",
                    help="keep the models an earlier run with the same --steps left in --out, and score them again")
     p.add_argument("--seed", type=int, default=0)

@@ -106,6 +106,9 @@ def test_reuse_scores_finished_models_again_without_training(tmp_path):
     wider = run_module("dvtex.evaluate", "textures", "procedural:water:30", *TINY, "--width", "16", "--fid-frames", "0",
                        "--out", tmp_path, "--reuse")
     assert wider.returncode == 0 and "reusing" not in wider.stderr  # another recipe: every model trained again
+    sharper = run_module("dvtex.evaluate", "textures", "procedural:water:30", *TINY, "--width", "16", "--sigma-y2", "2",
+                         "--fid-frames", "0", "--out", tmp_path, "--reuse")
+    assert sharper.returncode == 0 and sharper.stderr.count("reusing") == 1  # only the LDS: no sigma_y2 of its own
 
 
 @pytest.mark.slow
