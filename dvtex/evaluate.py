@@ -86,7 +86,7 @@ def train_model(sources, path, method, budget, extra, seed, log, snapshot_every=
     from dvtex.train import parse_args, train
 
     argv = [*sources, "-o", path, "--method", method, "--seed", str(seed), "--preview-every", "0",
-            "--save-every", "200" if snapshot_every else "1000"]
+            "--save-every", "50" if snapshot_every else "1000"]
     if method != "lds":
         argv += [*budget, "--cosine"]  # budget: ["--minutes", M] or ["--steps", N]
     if reuse and (ckpt := finished_model(path, method, budget, parse_args(argv + extra))) is not None:
