@@ -55,7 +55,8 @@ class Snapshots(threading.Thread):
                 self.done.wait(1.0)
                 continue
             minutes = (time.monotonic() - start) / 60
-            copy = f"{os.path.splitext(self.path)[0]}.{minutes:.2f}min.pt"
+            # numbered: two copies can round to the same minutes (one taken late at 0.0296, the next at 0.0300)
+            copy = f"{os.path.splitext(self.path)[0]}.{len(self.taken)}.{minutes:.2f}min.pt"
             shutil.copyfile(self.path, copy)
             self.taken.append((round(minutes, 2), copy))
             mark = int(minutes / self.every) + 1
