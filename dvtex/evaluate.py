@@ -67,14 +67,16 @@ def finished_model(path, method, budget, wanted):
     (parsed dvtex-train arguments: preset, width, sigma_y2, mask, seed) for the whole --steps budget (an
     LDS is always whole, and its fit does not depend on sigma_y2), else None."""
     from dvtex.checkpoint import load_checkpoint
+    from dvtex.train import build_config
 
     if not os.path.exists(path):
         return None
     ckpt = load_checkpoint(path)
     cfg, recipe = ckpt["config"], ckpt.get("train_args", {})
-    sigma_y2 = PRESETS[wanted.preset]["sigma_y2"] if wanted.sigma_y2 is None else wanted.sigma_y2
-    same = (ckpt.get("method", "dvae") == method and cfg["preset"] == wanted.preset and cfg["width"] == wanted.width
-            and (method == "lds" or cfg["sigma_y2"] == sigma_y2) and recipe.get("mask") == wanted.mask and recipe.get("seed") == wanted.seed)
+    new = build_config(wanted, cfg["channels"], None)  # the config dvtex-train would build for `wanted`
+    same = (ckpt.get("method", "dvae") == method and cfg["preset"] == new.preset and cfg["width"] == new.width
+            and (method == "lds" or cfg["sigma_y2"] == new.sigma_y2) and recipe.get("mask") == wanted.mask
+            and recipe.get("seed") == wanted.seed)
     whole = method == "lds" or (budget[0] == "--steps" and ckpt["step"] >= int(budget[1]))
     return ckpt if same and whole else None
 
