@@ -258,6 +258,8 @@ def train(args):
     finally:
         signal.signal(signal.SIGTERM, previous)
     if run.world > 1:
+        # together: a rank that tears gloo down while rank 0 still saves can abort at exit
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     if run.main:
         how = f"stopped by {signal.Signals(run.stop_signal).name}" if run.stop_signal else "done"
