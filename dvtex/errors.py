@@ -26,6 +26,14 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def positive(text):
+    """argparse type for a quantity that must be above 0 (nan refused too)."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
 def cli_entry(prog):
     """Decorate a CLI's main(): a UserError becomes `prog: error: ...` and exit status 2."""
 

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from dvtex.errors import ArgumentParser, cli_entry
+from dvtex.errors import ArgumentParser, cli_entry, positive
 from dvtex.fileio import atomic_path, write_json
 from dvtex.model import PRESETS
 
@@ -344,7 +344,7 @@ def parse_args(argv):
     p.add_argument("--mask", help="incomplete: saltpepper:P, rect:P, or a mask video/folder")
     p.add_argument("--preset", default="cows64", choices=sorted(PRESETS), help="textures/incomplete: model preset (default cows64, 64x64)")
     p.add_argument("--width", type=int, default=32, help="network width d (default 32)")
-    p.add_argument("--sigma-y2", type=float, help="textures/incomplete: output variance (default: the preset's)")
+    p.add_argument("--sigma-y2", type=positive, help="textures/incomplete: output variance (default: the preset's)")
     p.add_argument("--reuse", action="store_true",
                    help="keep the models an earlier run with the same --steps left in --out, and score them again")
     p.add_argument("--seed", type=int, default=0)

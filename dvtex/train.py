@@ -20,7 +20,7 @@ from dvtex import __version__
 from dvtex.baselines import METHODS, model_class
 from dvtex.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from dvtex.data import FramePairs, load_sequences
-from dvtex.errors import ArgumentParser, UserError, cli_entry
+from dvtex.errors import ArgumentParser, UserError, cli_entry, positive
 from dvtex.fileio import atomic_path
 from dvtex.model import PRESETS, DVAEConfig
 from dvtex.dynamics import spectral_radius
@@ -293,7 +293,7 @@ def parse_args(argv):
     p.add_argument("-o", "--output", required=True, help="checkpoint path (.pt)")
     p.add_argument("--preset", default="cows64", choices=sorted(PRESETS), help="the paper's Table 1 configurations (default cows64)")
     p.add_argument("--width", type=int, help="encoder/decoder width d (default 128, the paper's, on CUDA; 32 on a CPU)")
-    p.add_argument("--sigma-y2", type=float, help="output variance (default: the preset's)")
+    p.add_argument("--sigma-y2", type=positive, help="output variance (default: the preset's)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="train until this many steps in all (default 5000)")
     budget.add_argument("--minutes", type=float, help="train for this many minutes")

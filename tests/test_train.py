@@ -88,6 +88,13 @@ def test_corrupt_checkpoint_is_refused(tmp_path):
     assert_user_error(run_module("dvtex.train", *TINY, "-o", out, "--resume"), "not a readable dvtex checkpoint")
 
 
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_output_variance_must_be_positive(tmp_path, value):
+    out = tmp_path / "m.pt"
+    assert_user_error(run_module("dvtex.train", *TINY, "-o", out, "--sigma-y2", value), "--sigma-y2: must be positive")
+    assert not out.exists()
+
+
 def _start(out, *extra):
     env = {**os.environ, "DVTEX_THREADS": "2"}
     return subprocess.Popen([sys.executable, "-m", "dvtex.train", *TINY, "-o", str(out), *extra], cwd=ROOT,
