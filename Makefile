@@ -46,6 +46,7 @@ test: setup
 bench: setup
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) benchmarks/player.py
 	xvfb-run -a -s "-screen 0 1280x1024x24" $(PY) benchmarks/audio.py
+	$(PY) benchmarks/decode.py
 	$(PY) benchmarks/train.py
 	$(PY) benchmarks/digits.py
 	$(PY) benchmarks/textures.py

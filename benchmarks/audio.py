@@ -16,13 +16,14 @@ import time
 import wave
 
 import numpy as np
-from common import make_model, write_result
+from common import write_result
 
-from dvtex.player.audio import AudioReactor, FileAudio
-from dvtex.player.decoder import FrameDecoder
+from dvtex.player.cli import DEMO
+
+from dvtex.player.audio import FileAudio
 from dvtex.player.producer import FrameProducer
 from dvtex.player.stats import PlaybackStats
-from dvtex.player.stream import LatentStream
+from dvtex.player.source import FrameSource
 
 RATE = 48000
 
@@ -44,8 +45,7 @@ def main():
     args = p.parse_args()
     folder = tempfile.mkdtemp(prefix="dvtex-audio-")
     click_track(os.path.join(folder, "clicks.wav"), args.seconds, 0.5)
-    decoder = FrameDecoder(make_model(folder, "cows64", 32)[1], "cpu")
-    stream = LatentStream(decoder.info, seed=0)
+    source = FrameSource.open(DEMO, seed=0, provider="cpu")
     audio = FileAudio(os.path.join(folder, "clicks.wav"), args.fps, play=False)
     arrivals, kicks, shown = [], {}, {}
     hand_over = audio.hand_over
@@ -56,18 +56,20 @@ def main():
         hand_over(block)
 
     audio.hand_over = timed_hand_over
-    reactor = AudioReactor(audio, stream)
+    reactor = source.react_to(audio).reactor
 
-    def burst():
-        b = reactor()
+    def burst(block=None):
+        b = reactor(block)
         if b is not None and reactor.onset_peak > 0.25:
-            kicks.setdefault(stream.steps + 1, time.perf_counter())  # the frame this burst goes into
+            kicks.setdefault(source.steps + 1, time.perf_counter())  # the frame this burst goes into
         return b
+
+    source.reactor = burst
 
     from dvtex.player.window import PlayerWindow
 
-    stats = PlaybackStats(args.fps, decoder.provider)
-    producer = FrameProducer(stream, decoder, stats, burst_source=burst).start()
+    stats = PlaybackStats(args.fps, source.provider)
+    producer = FrameProducer(source, stats).start()
     window = PlayerWindow(producer, args.fps, stats, size=(256, 256))
     take = producer.take
 

@@ -2,7 +2,7 @@
 
 import os
 
-from dvtex.evaluate import hardware
+from dvtex.hardware import hardware
 from dvtex.fileio import write_json
 
 
@@ -13,7 +13,7 @@ def make_model(folder, preset, width, channels=3):
     import torch
 
     from dvtex.export.exporter import export_model, process_metadata
-    from dvtex.model import Decoder, DVAEConfig
+    from dvtex.train.model import Decoder, DVAEConfig
 
     torch.manual_seed(0)
     cfg = DVAEConfig.from_preset(preset, width=width, channels=channels)

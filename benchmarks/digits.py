@@ -12,7 +12,7 @@ against training minutes and the three methods side by side; writes JSON.
 import argparse
 import sys
 
-from dvtex.evaluate import main as dvtex_eval
+from dvtex.eval.cli import main as dvtex_eval
 
 
 def main():

@@ -12,7 +12,8 @@ import argparse
 import os
 import sys
 
-from dvtex.evaluate import main as dvtex_eval, mask_slug
+from dvtex.eval.cli import main as dvtex_eval
+from dvtex.eval.tasks import mask_slug
 
 MASKS = ["saltpepper:0.5", "rect:0.5"]
 

@@ -13,7 +13,7 @@ import importlib.util
 import os
 import sys
 
-from dvtex.evaluate import main as dvtex_eval
+from dvtex.eval.cli import main as dvtex_eval
 
 PROCEDURAL = ["procedural:fire", "procedural:water", "procedural:lights"]
 CLIPS = ["bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4"]

@@ -17,9 +17,9 @@ import time
 import torch
 from common import write_result
 
-from dvtex.data import FramePairs, load_sequences
-from dvtex.model import DVAE, DVAEConfig
-from dvtex.train import train_step
+from dvtex.train.data import FramePairs, load_sequences
+from dvtex.train.model import DVAE, DVAEConfig
+from dvtex.train.loop import train_step
 
 RECIPES = {
     "reference": dict(batch=1, samples=128, lr=1e-4),

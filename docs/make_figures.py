@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from dvtex.player import TextureStream
-from dvtex.textures import simulate
+from dvtex.train.textures import simulate
 
 
 def main():

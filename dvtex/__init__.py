@@ -11,7 +11,7 @@ __all__ = ["__version__", "synthesize"]
 
 def __getattr__(name):
     if name == "synthesize":
-        from dvtex.synthesis import synthesize
+        from dvtex.train.synthesis import synthesize
 
         return synthesize
     raise AttributeError(f"module 'dvtex' has no attribute {name!r}")

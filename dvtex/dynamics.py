@@ -12,11 +12,6 @@ MARGIN = 1e-3  # singular values of a played A are at most 1 - MARGIN: every mod
 STATIONARY_TOL = 1e-3  # a learnt (A, B) further than this from stationary is stabilized before it is played
 
 
-def var_step(A, B, h, v):
-    """One step for a state h (n,) or a batch (k, n), with innovation v of the same shape."""
-    return h @ A.T + v @ B.T
-
-
 def sample_path(A, B, h0, steps, rng):
     """States h_0 .. h_steps-1 from h0: (steps, n)."""
     n = A.shape[0]

@@ -34,6 +34,22 @@ def positive(text):
     return value
 
 
+def count(low):
+    """argparse type for a whole number of at least `low`."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {text}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
 def cli_entry(prog):
     """Decorate a CLI's main(): a UserError becomes `prog: error: ...` and exit status 2."""
 

@@ -9,6 +9,8 @@ import json
 import os
 import tempfile
 
+TEMP_PREFIX = ".tmp-"  # what atomic_path names its temporary files
+
 
 def _umask():
     mask = os.umask(0)
@@ -21,7 +23,7 @@ def atomic_path(path, suffix=""):
     """Yield a temporary path next to `path`; on success it replaces `path`, on error it is removed."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
     os.close(fd)
     try:
         yield tmp

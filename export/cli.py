@@ -16,11 +16,11 @@ import torch
 from dvtex.errors import ArgumentParser, cli_entry
 from dvtex.export.exporter import export_model, process_metadata
 from dvtex.export.reference import import_reference
-from dvtex.model import PRESETS
+from dvtex.train.model import PRESETS
 
 
 def from_checkpoint(path):
-    from dvtex.checkpoint import build_model, load_checkpoint
+    from dvtex.train.checkpoint import build_model, load_checkpoint
 
     ckpt = load_checkpoint(path)
     model = build_model(ckpt)

@@ -14,7 +14,7 @@ import zipfile
 import torch
 
 from dvtex.errors import UserError, first_line
-from dvtex.model import PRESETS, Decoder, DVAEConfig
+from dvtex.train.model import PRESETS, Decoder, DVAEConfig
 
 
 def load_reference_state(path):

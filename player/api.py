@@ -14,66 +14,33 @@ an audio source: `TextureStream(path, audio=LiveInput(None, fps=30))` or
 
 import numpy as np
 
-from dvtex.player.decoder import FrameDecoder
-from dvtex.player.stream import LatentStream
+from dvtex.player.source import FrameSource
 
 
-class TextureStream:
+class TextureStream(FrameSource):
+    """A FrameSource opened from a model file, with iteration and its own sound source."""
+
     def __init__(self, path, seed=0, provider="auto", start=0, speed=1.0, gain=1.0, threads=2, audio=None,
                  react=None):
-        self.decoder = FrameDecoder(path, provider, batch=1, threads=threads)
-        self.info = self.decoder.info
-        self.latent = LatentStream(self.info, seed=seed, start=start, speed=speed, gain=gain)
+        opened = FrameSource.open(path, seed=seed, provider=provider, start=start, speed=speed, gain=gain,
+                                  threads=threads)
+        super().__init__(opened.decoder, opened.latent)
         self.audio = audio
-        self.burst_source = None  # once a frame: -> (n,) innovation burst or None
         if audio is not None:
-            from dvtex.player.audio import AudioReactor
-
-            self.burst_source = AudioReactor(audio, self.latent, react, seed=seed)
-
-    @property
-    def frame_shape(self):
-        return self.info.frame_shape
-
-    @property
-    def provider(self):
-        return self.decoder.provider
-
-    @property
-    def speed(self):
-        return self.latent.speed
-
-    @speed.setter
-    def speed(self, s):
-        self.latent.speed = s
-
-    @property
-    def gain(self):
-        return self.latent.gain
-
-    @gain.setter
-    def gain(self, g):
-        self.latent.gain = g
+            self.react_to(audio, react, seed=seed)
 
     def next_frame(self, out=None):
         """The next frame, uint8 (H, W, 3): a new array, or written into `out` (no allocation)."""
-        if out is None:
-            out = np.empty(self.frame_shape, np.uint8)
-        h = self.latent.step(self.burst_source() if self.burst_source else None)
-        self.decoder.decode(h, out[None])
-        return out
+        return self.produce(np.empty(self.frame_shape, np.uint8) if out is None else out)
 
     def __iter__(self):
         while True:
             yield self.next_frame()
 
-    def reseed(self, seed=None):
-        self.latent.reseed(seed)
-
     def close(self):
         if self.audio is not None:
             self.audio.close()
-        self.decoder.close()
+        super().close()
 
     def __enter__(self):
         return self

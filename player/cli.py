@@ -15,6 +15,9 @@ import time
 from dvtex.errors import ArgumentParser, UserError, cli_entry
 
 
+DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "fire64.onnx")
+
+
 def log(message):
     print(f"dvtex-play: {message}", file=sys.stderr)
 
@@ -49,7 +52,8 @@ def parse_react(text):
 
 def parse_args(argv):
     p = ArgumentParser(prog="dvtex-play", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help="a .onnx file written by dvtex-export")
+    p.add_argument("model", nargs="?", help="a .onnx file written by dvtex-export (default: the bundled demo fire)")
+    p.add_argument("--demo", action="store_true", help="play the demo model that ships with dvtex")
     p.add_argument("--fps", type=float, default=30.0, help="display frame rate (default 30)")
     p.add_argument("--provider", default="auto", choices=["auto", "cuda", "cpu"], help="ONNX Runtime provider (default auto)")
     p.add_argument("--threads", type=int, default=2, help="ONNX Runtime CPU threads (default 2)")
@@ -77,8 +81,10 @@ def parse_args(argv):
                        help="route strengths, 0 turns one off (default gain=1.0,kick=1.0,speed=0.5)")
     sound.add_argument("--list-audio-devices", action="store_true", help="list sound devices and exit")
     args = p.parse_args(argv)
-    if args.model is None and not args.list_audio_devices:
-        p.error("the model file is required")
+    if args.demo and args.model:
+        p.error("give a model file or --demo, not both")
+    if args.model is None:
+        args.model = DEMO
     if args.audio is not None and args.audio_file:
         p.error("give --audio or --audio-file, not both")
     if args.headless and not args.out and (args.audio is not None or args.audio_file):
@@ -100,7 +106,7 @@ def open_window(producer, args, stats):
     def recorder(path):
         from dvtex.player.render import VideoWriter
 
-        return VideoWriter(path, args.fps, producer.decoder.info.width, producer.decoder.info.height)
+        return VideoWriter(path, args.fps, producer.info.width, producer.info.height)
 
     try:
         return PlayerWindow(producer, args.fps, stats, size=args.size, fullscreen=args.fullscreen,
@@ -115,84 +121,94 @@ def check_display():
                         "or run under xvfb-run")
 
 
+def render_to_file(args, source, audio):
+    """--out FILE: N frames (default 10 s) without a window, following --audio-file's sound if given."""
+    from dvtex.player.render import open_writer, render
+
+    track = (audio.samples, audio.samplerate) if audio is not None else None
+    writer = open_writer(args.out, args.fps, source.info.width, source.info.height, audio=track)
+    frames = args.frames or int(round(10 * args.fps))
+    rate = render(source, frames, writer, audio)
+    print(f"rendered {frames} frames to {args.out} ({rate:.0f} frames/s)")
+
+
+def measure_throughput(args, source):
+    """--headless: decode as fast as possible, --batch states a call."""
+    frames = args.frames or 1000
+    rate = source.decode_rate(frames)
+    print(f"decoded {frames} frames at batch {source.decoder.batch}: {rate:.0f} frames/s "
+          f"({1000 / rate:.2f} ms/frame) on {source.provider}")
+
+
+def play_window(args, source, audio, stats):
+    """The window, at exactly --fps until it closes (or --frames ticks)."""
+    from dvtex.player.audio import FileAudio
+    from dvtex.player.producer import FrameProducer
+
+    producer = FrameProducer(source, stats).start()
+    window = open_window(producer, args, stats)
+    window.audio = audio
+    try:
+        if isinstance(audio, FileAudio):
+            audio.start()
+        window.run(args.frames)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        producer.stop()
+        window.close()
+    summary = stats.summary()
+    log(f"{summary['frames']} frames at {args.fps:g} FPS, {summary['dropped']} dropped, "
+        f"interval p99 {summary['interval_ms']['p99']:.2f} ms")
+
+
 def play(args, t_start):
-    from dvtex.player.decoder import FrameDecoder
+    from dvtex.player.source import FrameSource
     from dvtex.player.stats import PlaybackStats
 
-    window_wanted = not (args.out or args.headless)
-    if window_wanted:
+    if not (args.out or args.headless):
         check_display()  # before loading anything: say it at once
+    if args.out:
+        from dvtex.player.render import writer_class
+
+        writer_class(args.out)
     batch = args.batch if args.headless and not args.out else 1
-    decoder = FrameDecoder(args.model, args.provider, batch=batch, threads=args.threads,
-                           cuda_graph=args.cuda_graph, log=log)
-    info = decoder.info
-    stream = make_stream(info, args)
-    stats = PlaybackStats(args.fps, decoder.provider, t_start)
-    audio, reactor = open_audio(args, stream)
-    if args.out:
-        from dvtex.player.render import open_writer, render
-
-        track = (audio.samples, audio.samplerate) if audio is not None else None
-        writer = open_writer(args.out, args.fps, info.width, info.height, audio=track)
-    log(f"{os.path.basename(args.model)}: {info.width}x{info.height}, n = {info.n}, decoding with {decoder.provider}"
-        + (f", {audio.describe()}" if audio is not None else ""))
-    if args.out:
-        frames = args.frames or int(round(10 * args.fps))
-        on_frame = (lambda i: reactor(audio.block_for_frame(i))) if audio is not None else None
-        rate = render(stream, decoder, frames, writer, on_frame)
-        print(f"rendered {frames} frames to {args.out} ({rate:.0f} frames/s)")
-    elif args.headless:
-        from dvtex.player.render import throughput
-
-        frames = args.frames or 1000
-        rate = throughput(stream, decoder, frames)
-        print(f"decoded {frames} frames at batch {batch}: {rate:.0f} frames/s ({1000 / rate:.2f} ms/frame) on {decoder.provider}")
-    else:
-        from dvtex.player.audio import FileAudio
-        from dvtex.player.producer import FrameProducer
-
-        producer = FrameProducer(stream, decoder, stats, burst_source=reactor).start()
-        window = open_window(producer, args, stats)
-        window.audio = audio
-        try:
-            if isinstance(audio, FileAudio):
-                audio.start()
-            window.run(args.frames)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            producer.stop()
-            window.close()
-            if audio is not None:
-                audio.close()
-        summary = stats.summary()
-        log(f"{summary['frames']} frames at {args.fps:g} FPS, {summary['dropped']} dropped, "
-            f"interval p99 {summary['interval_ms']['p99']:.2f} ms")
+    source = FrameSource.open(args.model, seed=args.seed, provider=args.provider, start=args.start, speed=args.speed,
+                              gain=args.gain, threads=args.threads, batch=batch, cuda_graph=args.cuda_graph, log=log)
+    audio = None
+    try:
+        audio = open_audio(args, source)
+        stats = PlaybackStats(args.fps, source.provider, t_start)
+        info = source.info
+        log(f"{os.path.basename(args.model)}: {info.width}x{info.height}, n = {info.n}, decoding with {source.provider}"
+            + (f", {audio.describe()}" if audio is not None else ""))
+        if args.out:
+            render_to_file(args, source, audio)
+        elif args.headless:
+            measure_throughput(args, source)
+        else:
+            play_window(args, source, audio, stats)
+    finally:
+        if audio is not None:
+            audio.close()
+        source.close()
     if args.stats_json:
         stats.write_json(args.stats_json)
     return 0
 
 
-def open_audio(args, stream):
-    """(source, reactor) for --audio / --audio-file, or (None, None)."""
-    from dvtex.player.audio import AudioReactor, FileAudio, LiveInput
+def open_audio(args, source):
+    """The sound source of --audio / --audio-file, driving `source`; None without one."""
+    from dvtex.player.audio import FileAudio, LiveInput
 
     if args.audio_file:
-        source = FileAudio(args.audio_file, args.fps, play=not (args.mute or args.out))
+        audio = FileAudio(args.audio_file, args.fps, play=not (args.mute or args.out))
     elif args.audio is not None:
-        source = LiveInput(args.audio or None, args.fps)
+        audio = LiveInput(args.audio or None, args.fps)
     else:
-        return None, None
-    return source, AudioReactor(source, stream, args.react, seed=args.seed, log=log)
-
-
-def make_stream(info, args):
-    from dvtex.player.stream import LatentStream
-
-    try:
-        return LatentStream(info, seed=args.seed, start=args.start, speed=args.speed, gain=args.gain)
-    except IndexError as err:
-        raise UserError(f"--start: {err}") from None
+        return None
+    source.react_to(audio, args.react, seed=args.seed, log=log)
+    return audio
 
 
 @cli_entry("dvtex-play")

@@ -13,8 +13,8 @@ import numpy as np
 
 from dvtex.errors import UserError, first_line
 
-FORMAT = "dvtex-onnx/1"
 FORMAT_VERSION = 1
+FORMAT = f"dvtex-onnx/{FORMAT_VERSION}"
 INPUT, OUTPUT = "h", "frame"
 PREFIX = "dvtex."
 REQUIRED = ("format", "n", "height", "width", "channels", "A", "B", "h0", "fps")

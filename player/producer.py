@@ -15,10 +15,12 @@ SLOTS = 3
 
 
 class FrameProducer:
-    def __init__(self, stream, decoder, stats=None, burst_source=None):
-        self.stream, self.decoder, self.stats = stream, decoder, stats
-        self.burst_source = burst_source  # callable -> (n,) innovation burst or None (audio onsets)
-        self.buffers = [np.zeros(decoder.info.frame_shape, np.uint8) for _ in range(SLOTS)]
+    """Makes a FrameSource's frames on its own thread. The display side uses only `take()`, `current()`
+    and the controls (pause, step, reseed, speed, gain)."""
+
+    def __init__(self, source, stats=None):
+        self.source, self.stats = source, stats
+        self.buffers = [np.zeros(source.frame_shape, np.uint8) for _ in range(SLOTS)]
         self.shown, self.ready = 0, None
         self.ready_index = -1  # latent step of the ready frame
         self.shown_index = -1  # latent step of the frame on screen
@@ -42,15 +44,14 @@ class FrameProducer:
 
     def _produce(self, slot):
         if self._reseed:
-            self.stream.reseed(self._reseed_value)
+            self.source.reseed(self._reseed_value)
             self._reseed = False
         t0 = time.perf_counter()
-        h = self.stream.step(self.burst_source() if self.burst_source else None)
-        self.decoder.decode(h, self.buffers[slot][None])
+        self.source.produce(self.buffers[slot])
         if self.stats is not None:
             self.stats.decoded((time.perf_counter() - t0) * 1000)
         with self._cond:
-            self.ready, self.ready_index = slot, self.stream.steps
+            self.ready, self.ready_index = slot, self.source.steps
             self._cond.notify_all()  # wake a consumer blocked in wait_ready()
 
     def _run(self):
@@ -77,6 +78,34 @@ class FrameProducer:
             self.shown_index = self.ready_index
             self._cond.notify_all()
             return self.buffers[self.shown], True
+
+    def current(self):
+        """The frame on screen now (the buffer take() last returned)."""
+        return self.buffers[self.shown]
+
+    @property
+    def info(self):
+        return self.source.info
+
+    @property
+    def speed(self):
+        return self.source.speed
+
+    @speed.setter
+    def speed(self, s):
+        self.source.speed = s
+
+    @property
+    def gain(self):
+        return self.source.gain
+
+    @gain.setter
+    def gain(self, g):
+        self.source.gain = g
+
+    @property
+    def seed(self):
+        return self.source.seed
 
     def step(self):
         """While paused: make exactly one more frame."""

@@ -90,45 +90,40 @@ class PngWriter:
         pass
 
 
-def open_writer(path, fps, width, height, audio=None):
-    """A writer chosen by the name: .mp4/.mkv/.mov video (with `audio` muxed in), .gif, anything
-    else a folder of PNGs."""
+def writer_class(path):
+    """The writer a name asks for (.mp4/.mkv/.mov video, .gif, else a folder of PNGs), checked before
+    any work: a folder that does not exist or cannot be written, or an unknown extension, is refused."""
     ext = os.path.splitext(path)[1].lower()
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise UserError(f"--out {path}: folder {folder} does not exist")
+        raise UserError(f"--out {path}: folder {folder} does not exist; create it or write elsewhere")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"--out {path}: folder {folder} is not writable; write elsewhere")
     if ext in VIDEO_EXTS:
-        return VideoWriter(path, fps, width, height, audio)
+        return VideoWriter
     if ext == ".gif":
-        return GifWriter(path, fps, width, height)
+        return GifWriter
     if ext and not os.path.isdir(path):
         raise UserError(f"--out {path}: write .mp4, .mkv, .mov, .gif, or a folder name for PNGs")
-    return PngWriter(path, fps, width, height)
+    return PngWriter
 
 
-def render(stream, decoder, frames, writer, on_frame=None):
-    """Decode `frames` frames of the latent stream into `writer`; returns frames per second."""
-    frame = np.zeros(decoder.info.frame_shape, np.uint8)
+def open_writer(path, fps, width, height, audio=None):
+    """A writer chosen by the name (see writer_class); `audio` is muxed into a video."""
+    cls = writer_class(path)
+    if cls is VideoWriter:
+        return VideoWriter(path, fps, width, height, audio)
+    return cls(path, fps, width, height)
+
+
+def render(source, frames, writer, audio=None):
+    """Make `frames` frames of a FrameSource into `writer`; with an offline `audio` (FileAudio), frame i
+    reacts to the sound up to i / fps. Returns frames per second."""
+    frame = np.zeros(source.frame_shape, np.uint8)
     t0 = time.perf_counter()
     try:
         for i in range(frames):
-            h = stream.step(on_frame(i) if on_frame else None)
-            decoder.decode(h, frame[None])
-            writer.write(frame)
+            writer.write(source.produce(frame, audio.block_for_frame(i) if audio is not None else None))
     finally:
         writer.close()
     return frames / max(time.perf_counter() - t0, 1e-9)
-
-
-def throughput(stream, decoder, frames):
-    """Decode as fast as possible, `decoder.batch` states a call: frames per second."""
-    h = np.zeros((decoder.batch, stream.info.n), np.float32)
-    decoder.decode(h)  # warm-up: first runs allocate ONNX Runtime's arenas
-    t0 = time.perf_counter()
-    done = 0
-    while done < frames:
-        for row in h:
-            row[:] = stream.step()[0]
-        decoder.decode(h)
-        done += decoder.batch
-    return done / max(time.perf_counter() - t0, 1e-9)

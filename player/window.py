@@ -102,7 +102,7 @@ class PlayerWindow:
     def __init__(self, producer, fps, stats, size=None, fullscreen=False, nearest=False, vsync=False,
                  overlay=False, recorder=None, log=print):
         self.producer, self.fps, self.stats, self.log = producer, fps, stats, log
-        info = producer.decoder.info
+        info = producer.info
         width, height = size or _default_size(info.width, info.height)
         self.window = pyglet.window.Window(width, height, caption=f"dvtex - {info.path}", resizable=True,
                                            vsync=vsync, fullscreen=fullscreen)
@@ -112,7 +112,7 @@ class PlayerWindow:
                                        color=(255, 255, 255, 255), batch=self.overlay_batch)
         self.show_overlay = overlay
         self.recorder_factory, self.recording = recorder, None
-        self.frame = producer.buffers[producer.shown]
+        self.frame = producer.current()
         self.window.push_handlers(on_key_press=self.on_key_press, on_draw=self.on_draw, on_resize=self.on_resize)
         self.texture.upload(self.frame)
         self._overlay_due = 0.0
@@ -128,7 +128,7 @@ class PlayerWindow:
             self.overlay_batch.draw()
 
     def on_key_press(self, symbol, modifiers):
-        p, s = self.producer, self.producer.stream
+        p = self.producer
         if symbol in (key.Q, key.ESCAPE):
             self.window.has_exit = True
         elif symbol == key.SPACE:
@@ -138,13 +138,13 @@ class PlayerWindow:
         elif symbol == key.R:
             p.reseed()
         elif symbol == key.UP:
-            s.speed *= SPEED_STEP
+            p.speed *= SPEED_STEP
         elif symbol == key.DOWN:
-            s.speed /= SPEED_STEP
+            p.speed /= SPEED_STEP
         elif symbol == key.BRACKETRIGHT:
-            s.gain += GAIN_STEP
+            p.gain += GAIN_STEP
         elif symbol == key.BRACKETLEFT:
-            s.gain -= GAIN_STEP
+            p.gain -= GAIN_STEP
         elif symbol == key.F:
             self.window.set_fullscreen(not self.window.fullscreen)
         elif symbol == key.H:
@@ -190,7 +190,7 @@ class PlayerWindow:
         self.stats.shown(time.perf_counter(), new)
 
     def overlay_text(self):
-        st, s = self.stats, self.producer.stream
+        st, s = self.stats, self.producer
         d50, d99 = st.decodes.percentiles(50, 99)
         return (f"{st.fps_now():5.1f} FPS (target {self.fps:g})   drops {st.dropped}\n"
                 f"decode {d50:.1f} ms (p99 {d99:.1f})   {st.provider}\n"

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from conftest import assert_user_error, run_module
-from dvtex.baselines import LDS, fit_var, lyapunov
-from dvtex.data import FramePairs, Sequence
+from dvtex.train.baselines import LDS, fit_var, lyapunov
+from dvtex.train.data import FramePairs, Sequence
 from dvtex.dynamics import stationarity_residual
-from dvtex.model import DVAEConfig
+from dvtex.train.model import DVAEConfig
 
 
 def known_system(n=4, seed=0):
@@ -66,7 +66,7 @@ def test_lds_recovers_the_dynamics_of_frames_made_by_a_linear_system():
     C = np.linalg.qr(np.random.default_rng(1).standard_normal((size * size, n)))[0] * [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]
     frames = np.clip(128 + 3 * x @ C.T, 0, 255).round().astype(np.uint8).reshape(-1, size, size, 1)
     pairs = FramePairs([Sequence("linear", frames, 25.0, (size, size))])
-    lds = LDS(DVAEConfig.from_preset("mnist32", n=n)).fit(pairs)
+    lds = LDS(DVAEConfig.from_preset("mnist32", n=n)).fit_closed_form(pairs)
     A_h, B_h = lds.A.double().numpy(), lds.B.double().numpy()
     assert stationarity_residual(A_h, B_h) < 1e-6
     assert np.allclose(eig_sorted(A_h)[-4:], eig_sorted(A)[-4:], atol=0.05)  # the slow rotations

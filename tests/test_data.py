@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from dvtex.data import FramePairs, Sequence, is_colour, load_sequences, load_source, make_mask, mnist_digits, resize_frame
+from dvtex.train.data import FramePairs, Sequence, is_colour, load_sequences, load_source, make_mask, mnist_digits, resize_frame
 from dvtex.errors import UserError
-from dvtex.textures import TEXTURES, simulate
+from dvtex.train.textures import TEXTURES, simulate
 
 from conftest import assert_user_error, run_module
 

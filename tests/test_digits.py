@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import dvtex
-from dvtex.digits import judge_sequence, order_accuracy, train_judge
+from dvtex.eval.digits import judge_sequence, order_accuracy, train_judge
 
 from conftest import run_module
 

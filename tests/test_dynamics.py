@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from dvtex.dynamics import (TimeScaler, needs_stabilizing, played_pair, sample_path, spectral_norm, spectral_radius,
-                            stabilize, stationarity_residual, var_step)
+                            stabilize, stationarity_residual)
 
 n = 10
 matrices = arrays(np.float64, (n, n), elements=st.floats(-1.5, 1.5, allow_nan=False, width=64))
@@ -92,9 +92,3 @@ def test_long_path_has_identity_covariance():
     assert np.abs(np.cov(h.T) - np.eye(n)).max() < 0.08
     assert spectral_radius(A) < 1
 
-
-def test_var_step_batches():
-    rng = np.random.default_rng(1)
-    A, B = stabilize(rng.standard_normal((n, n)))
-    h, v = rng.standard_normal((4, n)), rng.standard_normal((4, n))
-    assert np.allclose(var_step(A, B, h, v)[2], A @ h[2] + B @ v[2])

@@ -12,7 +12,7 @@ TINY = ["--preset", "mnist32", "--width", "8", "--steps", "3", "--long-run", "30
 
 def test_textures_compares_three_methods_per_source(tmp_path):
     out, report = tmp_path / "eval", tmp_path / "textures.json"
-    proc = run_module("dvtex.evaluate", "textures", "procedural:water:30", "procedural:lights:30", *TINY,
+    proc = run_module("dvtex.eval", "textures", "procedural:water:30", "procedural:lights:30", *TINY,
                       "--fid-frames", "0", "--out", out, "--json", report, timeout=600)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(report.read_text())
@@ -38,8 +38,8 @@ def test_textures_compares_three_methods_per_source(tmp_path):
 @pytest.mark.slow
 def test_digits_reports_order_accuracy_readability_and_fid(tmp_path):
     report = tmp_path / "digits.json"
-    proc = run_module("dvtex.evaluate", "digits", "--width", "8", "--minutes", "0.12", "--seeds", "2", "--frames", "20",
-                      "--fid-frames", "16", "--snapshot-every", "0.01", "--out", tmp_path, "--json", report, timeout=900)
+    proc = run_module("dvtex.eval", "digits", "--width", "8", "--steps", "150", "--seeds", "2", "--frames", "20",
+                      "--fid-frames", "16", "--snapshot-every", "0.0001", "--out", tmp_path, "--json", report, timeout=900)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(report.read_text())
     assert 0.97 <= result["judge_accuracy"] <= 1.0
@@ -51,14 +51,14 @@ def test_digits_reports_order_accuracy_readability_and_fid(tmp_path):
         assert r["fid"] is None or r["fid"] > 0
     assert (tmp_path / "digits.png").is_file()
     curve = result["dvae_by_minutes"]  # judged snapshots on the way, then the final model
-    assert len(curve) >= 2 and curve[-1]["steps"] == by_method["dvae"]["steps"]
-    assert [c["steps"] for c in curve] == sorted(c["steps"] for c in curve)
-    assert not list(tmp_path.glob("*min.pt"))  # snapshots are removed once judged
+    # checkpoints every 50 steps, each more than 6 ms apart: snapshots at 50 and 100, then the final model
+    assert [c["steps"] for c in curve] == [50, 100, 150] and by_method["dvae"]["steps"] == 150
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["digits-dvae.pt", "digits-lds.pt", "digits-vae_var.pt"]
 
 
 def test_incomplete_scores_masked_and_full_training_on_full_frames(tmp_path):
     report = tmp_path / "incomplete.json"
-    proc = run_module("dvtex.evaluate", "incomplete", "procedural:fire:30", "--mask", "rect:0.5", *TINY,
+    proc = run_module("dvtex.eval", "incomplete", "procedural:fire:30", "--mask", "rect:0.5", *TINY,
                       "--fid-frames", "0", "--out", tmp_path, "--json", report, timeout=600)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(report.read_text())
@@ -67,15 +67,15 @@ def test_incomplete_scores_masked_and_full_training_on_full_frames(tmp_path):
     import torch
 
     masked = torch.load(tmp_path / "procedural-fire-30-dvae-masked-rect0.5.pt", weights_only=True)
-    assert masked["config"]["masked"] and masked["train_args"]["mask"] == "rect:0.5"
+    assert masked["config"]["masked"] and masked["train_config"]["mask"] == "rect:0.5"
     assert (tmp_path / "procedural-fire-30-rect0.5.png").is_file()
     # another mask in the same folder: the full model is reused, the masked one is that mask's own
-    other = run_module("dvtex.evaluate", "incomplete", "procedural:fire:30", "--mask", "saltpepper:0.5", *TINY,
+    other = run_module("dvtex.eval", "incomplete", "procedural:fire:30", "--mask", "saltpepper:0.5", *TINY,
                        "--fid-frames", "0", "--out", tmp_path, "--reuse", timeout=600)
     assert other.returncode == 0, other.stderr
     assert other.stderr.count("reusing") == 1 and "reusing " + str(tmp_path / "procedural-fire-30-dvae-full.pt") in other.stderr
     masked = torch.load(tmp_path / "procedural-fire-30-dvae-masked-saltpepper0.5.pt", weights_only=True)
-    assert masked["train_args"]["mask"] == "saltpepper:0.5"
+    assert masked["train_config"]["mask"] == "saltpepper:0.5"
     assert (tmp_path / "procedural-fire-30-dvae-masked-rect0.5.pt").is_file()
 
 
@@ -87,27 +87,27 @@ def test_incomplete_scores_masked_and_full_training_on_full_frames(tmp_path):
     (["textures", "procedural:fire", "--sigma-y2", "0"], "--sigma-y2: must be positive"),
 ])
 def test_bad_usage_is_one_line_and_status_2(argv, fragment):
-    assert_user_error(run_module("dvtex.evaluate", *argv), fragment)
+    assert_user_error(run_module("dvtex.eval", *argv), fragment)
 
 
 def test_reuse_scores_finished_models_again_without_training(tmp_path):
     argv = ["textures", "procedural:water:30", *TINY, "--fid-frames", "0", "--out", tmp_path]
-    first = run_module("dvtex.evaluate", *argv, "--json", tmp_path / "a.json")
+    first = run_module("dvtex.eval", *argv, "--json", tmp_path / "a.json")
     assert first.returncode == 0, first.stderr
     stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.pt")}
-    again = run_module("dvtex.evaluate", *argv, "--reuse", "--json", tmp_path / "b.json")
+    again = run_module("dvtex.eval", *argv, "--reuse", "--json", tmp_path / "b.json")
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("reusing") == 3 and "training" not in again.stderr
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.glob("*.pt")} == stamps
     a, b = (json.loads((tmp_path / n).read_text())["methods"] for n in ("a.json", "b.json"))
     assert [r["swd"] for r in a] == [r["swd"] for r in b]  # the same models, scored the same way
-    longer = run_module("dvtex.evaluate", "textures", "procedural:water:30", "--preset", "mnist32", "--width", "8",
+    longer = run_module("dvtex.eval", "textures", "procedural:water:30", "--preset", "mnist32", "--width", "8",
                         "--steps", "5", "--long-run", "300", "--fid-frames", "0", "--out", tmp_path, "--reuse")
     assert longer.returncode == 0 and longer.stderr.count("reusing") == 1  # only the LDS: 3 steps < 5
-    wider = run_module("dvtex.evaluate", "textures", "procedural:water:30", *TINY, "--width", "16", "--fid-frames", "0",
+    wider = run_module("dvtex.eval", "textures", "procedural:water:30", *TINY, "--width", "16", "--fid-frames", "0",
                        "--out", tmp_path, "--reuse")
     assert wider.returncode == 0 and "reusing" not in wider.stderr  # another recipe: every model trained again
-    sharper = run_module("dvtex.evaluate", "textures", "procedural:water:30", *TINY, "--width", "16", "--sigma-y2", "2",
+    sharper = run_module("dvtex.eval", "textures", "procedural:water:30", *TINY, "--width", "16", "--sigma-y2", "2",
                          "--fid-frames", "0", "--out", tmp_path, "--reuse")
     assert sharper.returncode == 0 and sharper.stderr.count("reusing") == 1  # only the LDS: no sigma_y2 of its own
 
@@ -115,8 +115,8 @@ def test_reuse_scores_finished_models_again_without_training(tmp_path):
 @pytest.mark.slow
 def test_digits_reuse_reports_the_reused_models(tmp_path):
     argv = ["digits", "--width", "8", "--steps", "3", "--seeds", "1", "--frames", "10", "--fid-frames", "0", "--out", tmp_path]
-    assert run_module("dvtex.evaluate", *argv).returncode == 0
-    again = run_module("dvtex.evaluate", *argv, "--reuse", "--json", tmp_path / "d.json")
+    assert run_module("dvtex.eval", *argv).returncode == 0
+    again = run_module("dvtex.eval", *argv, "--reuse", "--json", tmp_path / "d.json")
     assert again.returncode == 0, again.stderr
     assert again.stderr.count("reusing") == 3 and "reused" in again.stderr
     curve = json.loads((tmp_path / "d.json").read_text())["dvae_by_minutes"]

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dvtex.checkpoint import build_model, load_checkpoint, save_checkpoint
+from dvtex.train.checkpoint import build_model, load_checkpoint, save_checkpoint
 from dvtex.dynamics import spectral_norm, stationarity_residual
 from dvtex.errors import UserError
 from dvtex.export.exporter import FrameGraph
-from dvtex.model import Decoder, DVAEConfig
+from dvtex.train.model import Decoder, DVAEConfig
 from dvtex.player import load_model
 
 from conftest import assert_user_error, run_module

@@ -4,9 +4,9 @@ process, and against a set that differs in a known way."""
 import numpy as np
 import pytest
 
-from dvtex.metrics import (InceptionFeatures, copy_ratio, drift, fid_weights_path, frechet_distance,
+from dvtex.eval.metrics import (InceptionFeatures, copy_ratio, drift, fid_weights_path, frechet_distance,
                            kernel_inception_distance, sliced_wasserstein, source_facts, temporal_distance)
-from dvtex.textures import simulate
+from dvtex.train.textures import simulate
 
 
 def gaussian(seed, count=2000, dim=16, shift=0.0):

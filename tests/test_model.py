@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from dvtex.model import DVAE, PRESETS, DVAEConfig, stationarity_penalty
+from dvtex.train.model import DVAE, PRESETS, DVAEConfig, stationarity_penalty
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

@@ -104,11 +104,10 @@ def test_stats_json_from_a_window_run(onnx_model, tmp_path):
 def test_producer_wakes_a_waiting_consumer_at_once(onnx_model):
     import time
 
-    from dvtex.player.decoder import FrameDecoder
     from dvtex.player.producer import FrameProducer
+    from dvtex.player.source import FrameSource
 
-    decoder = FrameDecoder(str(onnx_model), "cpu")
-    producer = FrameProducer(LatentStream(decoder.info, seed=0), decoder).start()
+    producer = FrameProducer(FrameSource.open(str(onnx_model), seed=0, provider="cpu")).start()
     t0, taken = time.perf_counter(), 0
     while taken < 50:
         assert producer.wait_ready(timeout=5)

@@ -10,8 +10,9 @@ import pytest
 import torch
 
 import dvtex
-from dvtex.checkpoint import build_model, load_checkpoint
-from dvtex.synthesis import played_path
+from dvtex.train.checkpoint import build_model, load_checkpoint
+from dvtex.train.loop import PACE_STEPS
+from dvtex.train.synthesis import played_path
 
 from conftest import ROOT, assert_user_error, run_module
 
@@ -58,18 +59,31 @@ def test_resume_gives_the_same_losses_as_one_run(tmp_path):
 
 
 def test_cosine_without_n_decays_over_the_whole_budget(tmp_path):
-    from dvtex.train import cosine_factor
+    from dvtex.train.loop import cosine_factor
 
-    steps_run, minutes_run = tmp_path / "steps.pt", tmp_path / "minutes.pt"
+    steps_run = tmp_path / "steps.pt"
     train(steps_run, "--steps", "10", "--cosine")
     ckpt = load_checkpoint(str(steps_run))
-    assert ckpt["train_args"]["cosine"] == 10
+    assert ckpt["cosine_steps"] == 10 and ckpt["train_config"]["cosine"] == 0
     groups = ckpt["optimizer"]["param_groups"]  # rates set before the last step (step 9 of 10)
     assert groups[0]["lr"] == pytest.approx(1e-3 * cosine_factor(9, 10))
     assert groups[1]["lr"] == pytest.approx(1e-2 * cosine_factor(9, 10))
-    proc = train(minutes_run, "--minutes", "0.15", "--cosine")
-    planned = load_checkpoint(str(minutes_run))["train_args"]["cosine"]
-    assert f"about {planned} steps in the budget" in proc.stderr and planned > 50  # kept for --resume
+
+
+def test_cosine_over_minutes_plans_its_steps_from_the_first_steps_pace(tmp_path, monkeypatch, capsys):
+    """A fake clock, 10 ms a reading: the budget is machine-independent, and so is the plan."""
+    import dvtex.train.loop as loop
+    from dvtex.train import TrainConfig, train
+
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(loop, "clock", lambda: next(ticks) * 0.01)
+    out = tmp_path / "minutes.pt"
+    ckpt = train(TrainConfig(sources=["procedural:water:40"], output=str(out), preset="mnist32", width=8, batch=8,
+                             minutes=0.2, cosine=0, preview_every=0))
+    planned = ckpt["cosine_steps"]
+    assert f"about {planned} steps in the budget" in capsys.readouterr().err
+    assert planned > PACE_STEPS and ckpt["step"] == pytest.approx(planned, rel=0.05)  # the plan met the budget
+    assert load_checkpoint(str(out))["cosine_steps"] == planned  # kept for --resume
 
 
 def test_existing_model_is_not_overwritten_without_resume(tmp_path):

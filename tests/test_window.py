@@ -12,14 +12,13 @@ pytestmark = needs_display
 
 @pytest.fixture
 def player(onnx_model):
-    from dvtex.player.decoder import FrameDecoder
     from dvtex.player.producer import FrameProducer
+    from dvtex.player.source import FrameSource
     from dvtex.player.stats import PlaybackStats
-    from dvtex.player.stream import LatentStream
     from dvtex.player.window import PlayerWindow
 
-    decoder = FrameDecoder(str(onnx_model), "cpu")
-    producer = FrameProducer(LatentStream(decoder.info, seed=11), decoder).start()
+    source = FrameSource.open(str(onnx_model), seed=11, provider="cpu")
+    producer = FrameProducer(source).start()
     recorded = []
 
     def recorder(path):
@@ -28,7 +27,7 @@ def player(onnx_model):
         recorded.append(path)
         return VideoWriter(path, 30, 32, 32)
 
-    window = PlayerWindow(producer, 30, PlaybackStats(30, decoder.provider), size=(128, 128), nearest=True,
+    window = PlayerWindow(producer, 30, PlaybackStats(30, source.provider), size=(128, 128), nearest=True,
                           recorder=recorder, log=lambda m: None)
     window.recorded = recorded
     yield window
@@ -62,7 +61,7 @@ def test_keys_change_what_they_name(player, tmp_path, monkeypatch):
         player.window.dispatch_event("on_key_press", symbol, 0)
         player.window.dispatch_events()
 
-    stream = player.producer.stream
+    stream = player.producer.source
     player.run(5)
     press(key.SPACE)
     assert player.producer.paused

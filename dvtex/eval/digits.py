@@ -1,7 +1,7 @@
 """The paper's digit experiment, judged: does a synthesised sequence follow 0 -> 1 -> 2 -> 3 -> 4 -> 0?
 
 A small CNN judge learns MNIST from the held-out digits (never in a training sequence; see
-`dvtex.data.mnist_digits`) and is scored on a part of them it did not see. Order accuracy is the
+`dvtex.train.data.mnist_digits`) and is scored on a part of them it did not see. Order accuracy is the
 share of transitions y_t -> y_t+1 whose judged labels follow the cycle; readability is the judge's
 mean confidence.
 """
@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dvtex.data import mnist_digits, resize_frame
+from dvtex.train.data import mnist_digits, resize_frame
 
 
 class JudgeNet(nn.Module):

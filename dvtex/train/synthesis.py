@@ -9,7 +9,7 @@ not exactly stationary, so synthesis, evaluation and the player show the same pr
 import numpy as np
 import torch
 
-from dvtex.checkpoint import build_model, load_checkpoint
+from dvtex.train.checkpoint import build_model, load_checkpoint
 from dvtex.dynamics import played_pair, sample_path
 
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 
 from dvtex.dynamics import psd_sqrt, spectral_radius
-from dvtex.model import DVAE, Decoder, Encoder, _dcgan_init
+from dvtex.train.model import DVAE, Decoder, Encoder, TextureModel, _dcgan_init
 
 MAX_RADIUS = 0.999  # a least-squares A at or beyond the unit circle is scaled back to this
 
@@ -49,7 +49,7 @@ def fit_var(x_now, x_next):
     return T_inv @ A @ T, T_inv @ psd_sqrt(Q), T, m
 
 
-class _Process(nn.Module):
+class _Process(TextureModel):
     """A, B as fixed (not trained) parameters, where a DVAE has its learnt ones."""
 
     def __init__(self, cfg):
@@ -77,16 +77,22 @@ class LinearDecoder(nn.Module):
 
 
 class LDS(_Process):
-    """The linear dynamic texture; `fit` computes it in closed form (no training steps)."""
+    """The linear dynamic texture, fitted in closed form (no training steps)."""
 
-    trainable = False
+    method = "lds"
+    learns_from_masks = False
+    learns_by_steps = False
+    ignores = ("sigma_y2", "batch", "lr", "lr_dynamics", "cosine", "kl_warmup")
 
     def __init__(self, cfg):
         super().__init__(cfg)
         self.decoder = LinearDecoder(cfg)
 
+    def fit(self, training):
+        self.fit_closed_form(training.pairs)
+
     @torch.no_grad()
-    def fit(self, pairs):
+    def fit_closed_form(self, pairs):
         frames = pairs.frames.double().flatten(1) / 127.5 - 1  # (N, D)
         mean = frames.mean(0)
         # PCA by the thin SVD of the centred data: the first n right singular vectors are C's columns.
@@ -125,9 +131,11 @@ class StateMap(nn.Module):
 
 class VAEVAR(_Process):
     """A VAE on single frames (the DVAE's encoder on one frame, 2n outputs, and its decoder C_eta),
-    with a VAR(1) fitted afterwards to the encoder means of successive frames."""
+    with a VAR(1) fitted afterwards to the encoder means of successive frames: two stages, the
+    VAE by gradient steps (`fit`), the VAR before every checkpoint (`complete`), so that every
+    checkpoint, an interrupted run's included, plays."""
 
-    trainable = True
+    method = "vae+var"
 
     def __init__(self, cfg):
         super().__init__(cfg)
@@ -161,7 +169,7 @@ class VAEVAR(_Process):
         return {"loss": rec + kl_weight * kl, "rec": rec, "kl": kl, "stat": zero}
 
     @torch.no_grad()
-    def fit(self, pairs, batch=256):
+    def complete(self, pairs, batch=256):
         """Fit the VAR(1) to the encoder means of all frames (eval mode)."""
         was_training = self.training
         self.eval()
@@ -187,9 +195,10 @@ class VAEVAR(_Process):
         return torch.linalg.solve(W, (mu.double() - b).T).T.float()
 
 
-METHODS = ("dvae", "vae+var", "lds")
+MODELS = {cls.method: cls for cls in (DVAE, VAEVAR, LDS)}  # the registry: a method is a model class
+METHODS = tuple(MODELS)
 
 
 def model_class(method):
-    return {"dvae": DVAE, "vae+var": VAEVAR, "lds": LDS}[method]
+    return MODELS[method]
 

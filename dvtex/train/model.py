@@ -112,14 +112,37 @@ class Decoder(nn.Module):
         return torch.tanh(x)
 
 
+class TextureModel(nn.Module):
+    """What training asks of a model, whatever its method (the DVAE below, the baselines in
+    dvtex.train.baselines): its parameter groups, how it learns, and what it fits before a checkpoint."""
+
+    method = ""
+    learns_from_masks = True
+    learns_by_steps = True  # False: fitted in closed form, whatever the budget
+    ignores = ()  # TrainConfig fields its result does not depend on (dvtex-eval --reuse)
+
+    def parameter_groups(self, lr, lr_dynamics):
+        """Adam's groups: everything learnt by gradient steps, at `lr`."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
+
+    def fit(self, training):
+        """Learn from `training.pairs` within its budget: gradient steps (`training.descend()`)."""
+        training.descend()
+
+    def complete(self, pairs):
+        """Before every checkpoint: fit whatever gradient steps do not learn (nothing here)."""
+
+
 def stationarity_penalty(A, B):
     """||A A^T + B B^T - I||_F^2: zero exactly when N(0, I) is the stationary law of h <- A h + B v."""
     eye = torch.eye(A.shape[0], device=A.device, dtype=A.dtype)
     return ((A @ A.T + B @ B.T - eye) ** 2).sum()
 
 
-class DVAE(nn.Module):
-    trainable = True
+class DVAE(TextureModel):
+    """The Dynamic VAE: encoder, dynamic layer (A, B) and decoder C_eta, all learnt jointly."""
+
+    method = "dvae"
 
     def __init__(self, cfg):
         super().__init__()
@@ -130,6 +153,11 @@ class DVAE(nn.Module):
         self.decoder = Decoder(cfg)
         self.encoder.apply(_dcgan_init)
         self.decoder.apply(_dcgan_init)
+
+    def parameter_groups(self, lr, lr_dynamics):
+        """A and B at their own rate: 200 numbers with a weak, noisy gradient."""
+        others = [p for name, p in self.named_parameters() if p.requires_grad and name not in ("A", "B")]
+        return [{"params": others, "lr": lr}, {"params": [self.A, self.B], "lr": lr_dynamics}]
 
     def encoder_input(self, y, mask):
         if not self.cfg.masked:

@@ -5,7 +5,7 @@ Sources (`load_sequences` takes several; pairs never cross a sequence boundary):
   path/to/folder/                        images in name order
   path/to/frames.npy                     (T, H, W[, C]), uint8 or floats in [0, 1]
   digits:01234[:FRAMES]                  the paper's MNIST sequence, a random real digit per frame
-  procedural:fire|water|lights[:FRAMES]  dvtex's own simulated textures (dvtex.textures)
+  procedural:fire|water|lights[:FRAMES]  dvtex's own simulated textures (dvtex.train.textures)
 Frames are centre-cropped to a square, resized with antialiasing to the model resolution and, for
 training, scaled to [-1, 1]. Incomplete data (`--mask`) marks pixels that leave the likelihood.
 """
@@ -18,9 +18,8 @@ import torch
 from PIL import Image
 
 from dvtex.errors import UserError
-from dvtex.textures import TEXTURE_FPS, TEXTURES, simulate
+from dvtex.train.textures import TEXTURE_FPS, TEXTURES, simulate
 
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".gif", ".webm", ".m4v")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DIGITS_FPS = 5.0  # the reference implementation writes its MNIST videos at 5 fps
 DEFAULT_BUILTIN_FRAMES = {"digits": 2000, "procedural": 600}

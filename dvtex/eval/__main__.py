@@ -1,0 +1,5 @@
+import sys
+
+from dvtex.eval.cli import main
+
+sys.exit(main())

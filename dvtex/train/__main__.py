@@ -1,0 +1,3 @@
+from dvtex.train.cli import main
+
+main()

@@ -1,0 +1,135 @@
+"""Checkpoints: written atomically, read with `torch.load(weights_only=True)`, checked, self-sufficient.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts (no pickled classes), so
+it loads without unpickling code, and `build_model` rebuilds the network from it alone, the way
+nanoGPT rebuilds `GPT(GPTConfig(**checkpoint['model_args']))`. It stores its TrainConfig whole
+(`train_config`), so `--resume` and `dvtex-eval --reuse` need nothing else. Format 1 (before
+TrainConfig) is upgraded on load. Every field a file provides is checked here, in one place.
+"""
+
+import glob
+import math
+import os
+import pickle
+import time
+import zipfile
+
+import torch
+
+from dvtex.errors import UserError, first_line
+from dvtex.fileio import TEMP_PREFIX, atomic_path
+from dvtex.train.baselines import METHODS, model_class
+from dvtex.train.config import TrainConfig
+from dvtex.train.model import DVAEConfig
+
+FORMAT = "dvtex-checkpoint/2"
+FORMAT_1 = "dvtex-checkpoint/1"
+STALE_SECONDS = 3600  # a temporary file this old beside a checkpoint is a leftover of a killed save
+REQUIRED = {"config": dict, "model": dict, "step": int, "data": list, "fps": (int, float), "h0": torch.Tensor}
+
+
+def save_checkpoint(ckpt, path):
+    """Write `ckpt` to `path` so that a crash at any instant leaves either the old file or the new one."""
+    with atomic_path(path, ".pt") as tmp:
+        with open(tmp, "wb") as f:
+            torch.save(ckpt, f)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def remove_stale_temporaries(path, older_than=STALE_SECONDS):
+    """Delete `.tmp-*.pt` files a SIGKILL during a save left beside `path` (not a live run's: old ones)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    for tmp in glob.glob(os.path.join(folder, f"{TEMP_PREFIX}*.pt")):
+        try:
+            if time.time() - os.path.getmtime(tmp) > older_than:
+                os.remove(tmp)
+        except OSError:
+            pass
+
+
+def load_checkpoint(path, map_location="cpu"):
+    """Read and check a dvtex checkpoint; a missing, corrupt, foreign or inconsistent file is a UserError."""
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a folder, not a checkpoint; name the .pt file")
+    if not os.path.isfile(path):
+        raise UserError(f"no such checkpoint: {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as err:
+        kind = "holds pickled objects that dvtex never unpickles" if "Unsupported global" in str(err) else \
+            f"is not a readable dvtex checkpoint ({first_line(err, 80)})"
+        raise UserError(f"{path} {kind}; give a checkpoint written by dvtex-train") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") not in (FORMAT, FORMAT_1):
+        raise UserError(f"{path} is not a dvtex checkpoint (no '{FORMAT}' tag)")
+    if ckpt["format"] == FORMAT_1:
+        ckpt = upgrade(ckpt, path)
+    check_checkpoint(ckpt, path)
+    return ckpt
+
+
+def upgrade(ckpt, path):
+    """A format-1 checkpoint (its recipe in `train_args`) in format 2 (a whole TrainConfig)."""
+    args = ckpt.get("train_args")
+    if not isinstance(args, dict) or not isinstance(ckpt.get("config"), dict) or not isinstance(ckpt.get("data"), list):
+        raise UserError(f"{path}: a format-1 checkpoint without train_args, config or data; train it again")
+    cfg = ckpt["config"]
+    try:
+        recipe = TrainConfig(sources=[d["source"] for d in ckpt["data"]], output=path, preset=cfg["preset"],
+                             width=cfg["width"], sigma_y2=cfg["sigma_y2"], grey=False,
+                             steps=int(ckpt["step"]) or None, **{k: v for k, v in args.items() if k != "cosine"})
+    except (KeyError, TypeError) as err:
+        raise UserError(f"{path}: a format-1 checkpoint with an unreadable recipe ({first_line(err, 60)})") from None
+    cosine = args.get("cosine")
+    recipe.cosine = None if cosine is None else 0
+    return {**{k: v for k, v in ckpt.items() if k != "train_args"}, "format": FORMAT,
+            "train_config": recipe.to_dict(), "cosine_steps": cosine or None}
+
+
+def check_checkpoint(ckpt, path):
+    """Every field build_model, --resume and dvtex-export read: present, of its type, finite."""
+    for key, kind in {**REQUIRED, "train_config": dict}.items():
+        if not isinstance(ckpt.get(key), kind) or isinstance(ckpt.get(key), bool):
+            raise UserError(f"{path}: field '{key}' is missing or not a {_name(kind)}; train it again")
+    method = ckpt.get("method", "dvae")
+    if method not in METHODS:
+        raise UserError(f"{path} holds an unknown model kind {method!r}; a newer dvtex wrote it?")
+    try:
+        cfg = DVAEConfig(**ckpt["config"])
+        TrainConfig.from_dict(ckpt["train_config"])
+    except (TypeError, ValueError) as err:
+        raise UserError(f"{path}: its config is not one dvtex can build ({first_line(err, 80)})") from None
+    shapes = {k: tuple(v.shape) for k, v in model_class(method)(cfg).state_dict().items()}
+    stored = ckpt["model"]
+    if set(stored) != set(shapes):
+        odd = sorted(set(stored) ^ set(shapes))[:3]
+        raise UserError(f"{path}: weights {', '.join(odd)} missing or unexpected for its config; train it again")
+    for key, shape in shapes.items():
+        value = stored[key]
+        if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape:
+            raise UserError(f"{path}: weight '{key}' is not a tensor of shape {shape}; train it again")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise UserError(f"{path}: weight '{key}' holds nan or inf (training diverged); train it again, "
+                            "e.g. with a lower --lr")
+    h0 = ckpt["h0"]
+    if h0.ndim != 2 or h0.shape[1] != cfg.n or not torch.isfinite(h0).all():
+        raise UserError(f"{path}: initial states h0 {tuple(h0.shape)} are not finite (k, {cfg.n}); train it again")
+    if ckpt["step"] < 0 or not (math.isfinite(ckpt["fps"]) and ckpt["fps"] > 0):
+        raise UserError(f"{path}: step {ckpt['step']} or fps {ckpt['fps']} out of range; train it again")
+
+
+def _name(kind):
+    return " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+
+
+def load_config(path):
+    """The TrainConfig a checkpoint was trained with."""
+    return TrainConfig.from_dict(load_checkpoint(path)["train_config"])
+
+
+def build_model(ckpt, device="cpu"):
+    """The trained model (a DVAE, or a baseline of dvtex.train.baselines) from a checkpoint dict, in eval mode."""
+    model = model_class(ckpt.get("method", "dvae"))(DVAEConfig(**ckpt["config"]))
+    model.load_state_dict(ckpt["model"])
+    return model.to(device).eval()
+

@@ -1,0 +1,121 @@
+"""TrainConfig: everything a training run needs, stored whole in its checkpoint.
+
+`dvtex-train` only parses its arguments into a TrainConfig; `dvtex-eval` and the benchmarks build
+them directly. A config's *recipe* (every field but where and how long it runs) decides the model;
+`--resume` keeps the recipe of the checkpoint and may change only the run fields.
+"""
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from dvtex.errors import UserError
+from dvtex.train.baselines import METHODS, model_class
+from dvtex.train.model import PRESETS, DVAEConfig
+
+DEFAULT_STEPS = 5000
+RUN_FIELDS = ("output", "steps", "minutes", "device", "save_every", "preview_every", "resume")
+
+
+@dataclass
+class TrainConfig:
+    sources: list = field(default_factory=list)  # videos, image folders, .npy, digits:CYCLE, procedural:NAME
+    output: str = "model.pt"  # the checkpoint (.pt)
+    method: str = "dvae"  # dvae, or a baseline: vae+var, lds
+    preset: str = "cows64"  # the paper's Table 1 (dvtex.train.model.PRESETS)
+    width: int = None  # network width d; None: 128 on CUDA, 32 on a CPU
+    sigma_y2: float = None  # output variance; None: the preset's
+    grey: bool = False  # grey frames even from a colour source
+    mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
+    steps: int = None  # budget: steps in all (DEFAULT_STEPS when minutes is None too) ...
+    minutes: float = None  # ... or wall-clock minutes
+    batch: int = 64  # frame pairs per step
+    lr: float = 1e-3  # Adam, every parameter but A and B
+    lr_dynamics: float = 1e-2  # A and B: 200 numbers with a weak, noisy gradient
+    cosine: int = None  # learning rates on a half cosine: None off, 0 over the whole budget, N over N steps
+    kl_warmup: int = 0  # steps over which the KL weight ramps from 0 to 1
+    seed: int = 0
+    device: str = "auto"  # auto, cpu, cuda
+    save_every: int = 200  # checkpoint every K steps
+    preview_every: int = 500  # preview PNG every K steps, 0 for none
+    resume: bool = False  # continue the checkpoint at `output` (its recipe wins)
+
+    def __post_init__(self):
+        self.sources = list(self.sources)
+        if self.steps is None and self.minutes is None:
+            self.steps = DEFAULT_STEPS
+
+    def recipe(self):
+        """The fields that decide the model: all but where and how long the run goes."""
+        return {k: v for k, v in asdict(self).items() if k not in RUN_FIELDS}
+
+    def to_dict(self):
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserError(f"training config has unknown fields {', '.join(unknown)}; a newer dvtex wrote it?")
+        return cls(**values)
+
+    def with_width(self, cuda):
+        """The config with its width decided: the paper's 128 on CUDA, 32 on a CPU."""
+        return self if self.width is not None else replace(self, width=128 if cuda else 32)
+
+    def model_config(self, channels):
+        overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width}
+        if self.sigma_y2 is not None:
+            overrides["sigma_y2"] = self.sigma_y2
+        return DVAEConfig.from_preset(self.preset, **overrides)
+
+    def validate(self):
+        """Refuse, before any work, what cannot train: one UserError naming the option."""
+        if not self.sources:
+            raise UserError("no SOURCE given: name a video, an image folder, a .npy, digits:01234 or procedural:fire")
+        if self.method not in METHODS:
+            raise UserError(f"--method {self.method}: choose {', '.join(METHODS)}")
+        if self.preset not in PRESETS:
+            raise UserError(f"--preset {self.preset}: choose {', '.join(sorted(PRESETS))}")
+        _at_least(self, {"batch": 1, "save_every": 1, "preview_every": 0, "kl_warmup": 0, "seed": 0})
+        if self.width is not None:
+            _at_least(self, {"width": 1})
+        if self.steps is not None:
+            _at_least(self, {"steps": 1})
+        if self.cosine is not None:
+            _at_least(self, {"cosine": 0})
+        for name in ("minutes", "lr", "lr_dynamics", "sigma_y2"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise UserError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
+        if self.width is not None:
+            try:
+                DVAEConfig.from_preset(self.preset, width=self.width)
+            except ValueError as err:
+                raise UserError(f"--width {self.width} does not fit preset {self.preset}: {err}") from None
+        if self.mask and not model_class(self.method).learns_from_masks:
+            raise UserError(f"--method {self.method} fits complete frames only; drop --mask, or use --method dvae or vae+var")
+        return self
+
+
+def _at_least(config, bounds):
+    for name, low in bounds.items():
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise UserError(f"--{name.replace('_', '-')} must be a whole number of at least {low}, not {value}")
+
+
+def resumed(stored, given, explicit):
+    """The config a --resume runs: the checkpoint's recipe with `given`'s run fields. An option the user
+    set explicitly (`explicit`: field names) that contradicts the recipe is refused, not ignored."""
+    recipe = stored.recipe()
+    for name in sorted(explicit):
+        if name in recipe and name != "sources" and getattr(given, name) != recipe[name]:
+            raise UserError(f"--resume: the checkpoint was trained with --{name.replace('_', '-')} {recipe[name]}, "
+                            f"not {getattr(given, name)}; drop the option, or train a new model with another -o")
+    if given.sources != stored.sources:
+        raise UserError(f"--resume: {given.output} was trained on {' '.join(stored.sources)}; give the same sources")
+    budget = {"steps": given.steps, "minutes": given.minutes} if explicit & {"steps", "minutes"} else \
+        {"steps": stored.steps, "minutes": stored.minutes}
+    return replace(stored, output=given.output, device=given.device, save_every=given.save_every,
+                   preview_every=given.preview_every, resume=True, **budget)
