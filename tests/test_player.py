@@ -1,5 +1,6 @@
 import json
 import os
+import threading
 
 import av
 import numpy as np
@@ -98,22 +99,32 @@ def test_stats_json_from_a_window_run(onnx_model, tmp_path):
     for key in ("p50", "p99", "max"):
         assert data["interval_ms"][key] > 0
     assert set(data["decode_ms"]) == {"p50", "p99"} and data["first_frame_ms"] > 0
-    assert set(data["rss_mb"]) == {"start", "end"} and data["dropped"] >= 0
+    # a 32x32 decode takes well under a millisecond: a working producer has nearly every tick's frame ready
+    assert set(data["rss_mb"]) == {"start", "end"} and data["dropped"] < data["frames"] // 2
 
 
 def test_producer_wakes_a_waiting_consumer_at_once(onnx_model):
-    import time
-
     from dvtex.player.producer import FrameProducer
     from dvtex.player.source import FrameSource
 
-    producer = FrameProducer(FrameSource.open(str(onnx_model), seed=0, provider="cpu")).start()
-    t0, taken = time.perf_counter(), 0
-    while taken < 50:
-        assert producer.wait_ready(timeout=5)
-        taken += producer.take()[1]
+    class Watched(threading.Condition):
+        """Counts waits that ended by their timeout (Condition.wait returns False then)."""
+
+        timeouts = 0
+
+        def wait(self, timeout=None):
+            woken = super().wait(timeout)
+            Watched.timeouts += not woken
+            return woken
+
+    producer = FrameProducer(FrameSource.open(str(onnx_model), seed=0, provider="cpu"))
+    producer._cond = Watched()
+    producer.start()
+    for _ in range(50):
+        assert producer.wait_ready(timeout=10)
+        assert Watched.timeouts == 0  # woken by the frame being ready, not by the timeout
+        assert producer.take()[1]
     producer.stop()
-    assert time.perf_counter() - t0 < 4  # 50 tiny frames: milliseconds each, not a timeout each
     assert producer.shown_index == 50
 
 

@@ -160,3 +160,54 @@ def test_distributed_data_parallel_on_two_cpu_processes(tmp_path):
     assert ckpt["step"] == 4
     # DDP kept both replicas in step: the saved weights moved from their initial values
     assert not torch.allclose(ckpt["model"]["A"], torch.eye(10) * 0.70711)
+
+
+def tiny_config(tmp_path, **over):
+    from dvtex.train import TrainConfig
+
+    return TrainConfig(**{"sources": ["procedural:fire:40"], "output": str(tmp_path / "fire.pt"), "preset": "mnist32",
+                          "width": 8, "batch": 8, "steps": 5, "preview_every": 0, **over})
+
+
+def test_training_is_a_python_api(tmp_path):
+    """train(TrainConfig) in this process: the config travels whole in the checkpoint, which rebuilds alone."""
+    from dvtex.train import train
+    from dvtex.train.checkpoint import load_config
+
+    seen = []
+    config = tiny_config(tmp_path, save_every=2)
+    ckpt = train(config, on_checkpoint=seen.append)
+    assert ckpt["step"] == 5 and ckpt["stopped_by"] is None and ckpt["method"] == "dvae"
+    assert [c["step"] for c in seen] == [2, 4, 5]  # every checkpoint written, then the final one
+    assert not torch.equal(seen[0]["model"]["A"], seen[-1]["model"]["A"])  # copies, not views of live weights
+    assert load_config(config.output) == config.resolved()  # with the preset's sigma_y2 filled in
+    frames = dvtex.synthesize(config.output, 4)
+    assert frames.shape == (4, 32, 32, 3)
+
+
+def test_old_format_checkpoints_still_load_and_resume(tmp_path):
+    """A checkpoint of format 1 (its recipe as train_args) loads, exports and resumes."""
+    from dvtex.train import train
+    from dvtex.train.checkpoint import save_checkpoint
+
+    config = tiny_config(tmp_path, cosine=0)
+    ckpt = train(config)
+    old = {k: v for k, v in ckpt.items() if k not in ("train_config", "cosine_steps", "stopped_by")}
+    old.update(format="dvtex-checkpoint/1", train_args={"method": "dvae", "batch": 8, "lr": 1e-3, "lr_dynamics": 1e-2,
+                                                         "seed": 0, "kl_warmup": 0, "mask": None, "cosine": 5})
+    save_checkpoint(old, config.output)
+    upgraded = load_checkpoint(config.output)
+    assert upgraded["train_config"]["batch"] == 8 and upgraded["cosine_steps"] == 5
+    assert run_module("dvtex.export", config.output).returncode == 0
+    train(tiny_config(tmp_path, cosine=0, steps=7, resume=True))
+    assert load_checkpoint(config.output)["step"] == 7
+
+
+@pytest.mark.parametrize("option, fragment", [(["--width", "16"], "--width 8"), (["--method", "vae+var"], "--method dvae"),
+                                              (["--sigma-y2", "3"], "--sigma-y2"), (["--batch", "4"], "--batch 8")])
+def test_resume_refuses_options_that_contradict_the_checkpoint(tmp_path, option, fragment):
+    out = tmp_path / "m.pt"
+    train(out, "--steps", "2")
+    before = out.read_bytes()
+    assert_user_error(run_module("dvtex.train", *TINY, "-o", out, "--resume", "--steps", "4", *option), fragment)
+    assert out.read_bytes() == before

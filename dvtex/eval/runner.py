@@ -25,7 +25,7 @@ def eval_config(method, output, budget, seed, **recipe):
 def reusable(ckpt, config):
     """Whether a checkpoint an earlier run left is `config`'s model, trained for its whole budget. The
     LDS is always whole, and its fit depends on neither sigma_y2 nor the optimiser's settings."""
-    stored = TrainConfig.from_dict(ckpt["train_config"])
+    stored, config = TrainConfig.from_dict(ckpt["train_config"]).resolved(), config.resolved()
     ignore = set(model_class(config.method).ignores)
     mine = {k: v for k, v in config.recipe().items() if k not in ignore}
     theirs = {k: v for k, v in stored.recipe().items() if k not in ignore}
@@ -53,7 +53,7 @@ def train_model(config, log, snapshot_every=0, reuse=False):
     label = LABELS.get(config.method, config.method)
     if reuse and os.path.isfile(config.output):
         ckpt = load_checkpoint(config.output)
-        if reusable(ckpt, config.with_width(False)):
+        if reusable(ckpt, config.resolved()):
             log(f"{label}: reusing {config.output} ({ckpt['step']} steps)")
             return {**ckpt, "train_seconds": None}, []
     if os.path.exists(config.output):

@@ -59,9 +59,12 @@ class TrainConfig:
             raise UserError(f"training config has unknown fields {', '.join(unknown)}; a newer dvtex wrote it?")
         return cls(**values)
 
-    def with_width(self, cuda):
-        """The config with its width decided: the paper's 128 on CUDA, 32 on a CPU."""
-        return self if self.width is not None else replace(self, width=128 if cuda else 32)
+    def resolved(self, cuda=False):
+        """The config with its defaults decided: width (the paper's 128 on CUDA, 32 on a CPU) and the
+        preset's sigma_y2. What a checkpoint stores, and what recipes are compared as."""
+        width = self.width if self.width is not None else 128 if cuda else 32
+        sigma_y2 = self.sigma_y2 if self.sigma_y2 is not None else PRESETS.get(self.preset, {}).get("sigma_y2")
+        return replace(self, width=width, sigma_y2=sigma_y2)
 
     def model_config(self, channels):
         overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width}

@@ -217,7 +217,7 @@ def train(config, on_checkpoint=None):
     stops early on SIGTERM or Ctrl-C, saving first: the checkpoint's `stopped_by` says so."""
     config.validate()
     run = start_run(config.device)
-    config = config.with_width(run.device.type == "cuda")
+    config = config.resolved(run.device.type == "cuda")
     ckpt = check_output(config)
     remove_stale_temporaries(config.output)
     training = Training(config, run, ckpt, on_checkpoint)
@@ -228,7 +228,8 @@ def train(config, on_checkpoint=None):
         previous = signal.signal(signal.SIGTERM, lambda signum, _: setattr(run, "stop_signal", signum))
     try:
         training.model.fit(training)
-        training.save()
+        if training.last is None or training.last["step"] != training.step or run.stop_signal:
+            training.save()  # unless the budget ended on a checkpoint
         if run.main and config.preview_every:
             write_preview(training.model, training.pairs, training.preview)
     finally:
