@@ -23,7 +23,7 @@ def atomic_path(path, suffix=""):
     """Yield a temporary path next to `path`; on success it replaces `path`, on error it is removed."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=suffix, dir=folder)
     os.close(fd)
     try:
         yield tmp
@@ -32,6 +32,35 @@ def atomic_path(path, suffix=""):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def remove_stale_temporaries(path, suffix):
+    """Delete the temporary files that a writer killed mid-write (SIGKILL, power loss) left beside
+    `path`: those named for a process that no longer runs. A live writer's file is left alone.
+    Returns the paths removed."""
+    folder = os.path.dirname(os.path.abspath(path))
+    removed = []
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        if not (name.startswith(TEMP_PREFIX) and name.endswith(suffix)):
+            continue
+        pid = name[len(TEMP_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            try:
+                os.remove(os.path.join(folder, name))
+                removed.append(os.path.join(folder, name))
+            except OSError:
+                pass
+    return removed
 
 
 def write_json(path, obj):

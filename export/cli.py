@@ -13,10 +13,14 @@ import os
 import numpy as np
 import torch
 
-from dvtex.errors import ArgumentParser, cli_entry
+from dvtex.errors import ArgumentParser, cli_entry, count, number, writable_file
+from dvtex.fileio import remove_stale_temporaries
 from dvtex.export.exporter import export_model, process_metadata
 from dvtex.export.reference import import_reference
 from dvtex.train.model import PRESETS
+
+
+MIN_OPSET, MAX_OPSET = 13, 20  # what torch's TorchScript exporter writes and ONNX Runtime 1.17+ reads
 
 
 def from_checkpoint(path):
@@ -56,11 +60,12 @@ def parse_args(argv):
     p.add_argument("checkpoint", nargs="?", help="a dvtex-train checkpoint (.pt)")
     p.add_argument("-o", "--output", help="the .onnx file (default: the checkpoint's name with .onnx)")
     p.add_argument("--fp16", action="store_true", help="half-precision decoder (for GPUs); input and output stay float32/uint8")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    p.add_argument("--opset", type=count(MIN_OPSET, MAX_OPSET), default=17,
+                   help=f"ONNX opset, {MIN_OPSET} to {MAX_OPSET} (default 17)")
     p.add_argument("--no-verify", action="store_true", help="skip the ONNX Runtime vs torch check")
     p.add_argument("--from-reference", metavar="STATE_DICT", help="import a reference-implementation DVAE state dict")
     p.add_argument("--preset", choices=sorted(PRESETS), help="with --from-reference: the preset it was trained with")
-    p.add_argument("--fps", type=float, default=25.0, help="with --from-reference: the source's frame rate (default 25)")
+    p.add_argument("--fps", type=number(0.01, 1000), default=25.0, help="with --from-reference: the source's frame rate (default 25)")
     args = p.parse_args(argv)
     if bool(args.checkpoint) == bool(args.from_reference):
         p.error("give a checkpoint, or --from-reference STATE_DICT --preset P")
@@ -68,12 +73,16 @@ def parse_args(argv):
         p.error("--from-reference needs --preset")
     if args.output is None:
         args.output = os.path.splitext(args.checkpoint or args.from_reference)[0] + ".onnx"
+    if not args.output.lower().endswith(".onnx"):
+        p.error(f"-o {args.output}: the model file's name ends in .onnx")
     return args
 
 
 @cli_entry("dvtex-export")
 def main(argv=None):
     args = parse_args(argv)
+    writable_file(args.output, "-o")  # before any work
+    remove_stale_temporaries(args.output, ".onnx")
     log = lambda msg: print(f"dvtex-export: {msg}")  # noqa: E731
     torch.set_num_threads(min(4, torch.get_num_threads()))
     if args.from_reference:

@@ -92,8 +92,8 @@ class Reaction:
             if name.strip() not in cls.__dataclass_fields__:
                 raise ValueError(f"unknown route {name.strip()!r}; routes: gain, kick, speed")
             values[name.strip()] = float(number)
-            if values[name.strip()] < 0:
-                raise ValueError(f"{name.strip()}: a strength is 0 or more")
+            if not 0 <= values[name.strip()] <= 10:  # nan too
+                raise ValueError(f"{name.strip()}: a strength is a number from 0 to 10")
         return cls(**values)
 
     def controls(self, features, onset=None):

@@ -12,7 +12,8 @@ import os
 import sys
 import time
 
-from dvtex.errors import ArgumentParser, UserError, cli_entry
+from dvtex.errors import ArgumentParser, UserError, cli_entry, count, first_line, number, writable_file
+from dvtex.player.stream import GAIN_RANGE, SPEED_RANGE
 
 
 DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "fire64.onnx")
@@ -22,23 +23,28 @@ def log(message):
     print(f"dvtex-play: {message}", file=sys.stderr)
 
 
+MAX_SIDE = 16384  # the largest texture OpenGL 3.3 implementations commonly allow
+
+
 def parse_size(text):
     try:
         w, h = (int(v) for v in text.lower().split("x"))
-        if w > 0 and h > 0:
+        if 0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE:
             return w, h
     except ValueError:
         pass
-    raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 768x768")
+    raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT with sides from 1 to {MAX_SIDE}, e.g. 768x768")
 
 
 def parse_start(text):
     if text == "random":
         return text
     try:
-        return int(text)
+        if int(text) >= 0:
+            return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a stored state's index or 'random'") from None
+        pass
+    raise argparse.ArgumentTypeError(f"{text!r}: give a stored state's index (0, 1, ...) or 'random'") from None
 
 
 def parse_react(text):
@@ -54,24 +60,25 @@ def parse_args(argv):
     p = ArgumentParser(prog="dvtex-play", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", nargs="?", help="a .onnx file written by dvtex-export (default: the bundled demo fire)")
     p.add_argument("--demo", action="store_true", help="play the demo model that ships with dvtex")
-    p.add_argument("--fps", type=float, default=30.0, help="display frame rate (default 30)")
+    p.add_argument("--fps", type=number(0.01, 1000), default=30.0, help="frame rate, any rate such as 29.97 (default 30)")
     p.add_argument("--provider", default="auto", choices=["auto", "cuda", "cpu"], help="ONNX Runtime provider (default auto)")
-    p.add_argument("--threads", type=int, default=2, help="ONNX Runtime CPU threads (default 2)")
+    p.add_argument("--threads", type=count(1, 256), default=2, help="ONNX Runtime CPU threads (default 2)")
     p.add_argument("--cuda-graph", action="store_true", help="replay a captured CUDA graph (CUDA provider)")
-    p.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    p.add_argument("--seed", type=count(0), default=0, help="noise seed (default 0)")
     p.add_argument("--start", type=parse_start, default=0, help="stored initial state K, or 'random' (default 0)")
-    p.add_argument("--speed", type=float, default=1.0, help="process steps per frame, any s > 0 (default 1)")
-    p.add_argument("--gain", type=float, default=1.0, help="noise gain, 0..3 (default 1: the trained statistics)")
+    p.add_argument("--speed", type=number(*SPEED_RANGE), default=1.0, help="process steps per frame, 1/64..64 (default 1)")
+    p.add_argument("--gain", type=number(*GAIN_RANGE), default=1.0, help="noise gain, 0..3 (default 1: the trained statistics)")
     p.add_argument("--size", type=parse_size, help="window size WxH (default: the frame scaled to about 512)")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--nearest", action="store_true", help="nearest-neighbour scaling (default linear)")
     p.add_argument("--vsync", action="store_true", help="wait for vertical sync (off by default: the clock paces)")
     p.add_argument("--overlay", action="store_true", help="start with the overlay shown (H toggles it)")
-    p.add_argument("--frames", type=int, help="stop after N frames (with --out: frames to render, default 10 s)")
+    p.add_argument("--frames", type=count(1), help="stop after N frames (with --out: frames to render, default 10 s)")
     p.add_argument("--out", help="render to FILE.mp4 / FILE.gif / a folder of PNGs, without a window")
     p.add_argument("--headless", action="store_true", help="no window: measure decode throughput")
-    p.add_argument("--batch", type=int, default=8, help="with --headless: states per decode (default 8)")
+    p.add_argument("--batch", type=count(1, 4096), default=8, help="with --headless: states per decode (default 8)")
     p.add_argument("--stats-json", help="write playback statistics to this JSON file at exit")
+    p.add_argument("--capture-dir", default=".", help="where S screenshots and V recordings go (default: here)")
     sound = p.add_argument_group("sound")
     sound.add_argument("--audio", nargs="?", const="", metavar="DEVICE",
                        help="react to a live input: the default one, or one by index or name fragment")
@@ -91,10 +98,12 @@ def parse_args(argv):
         p.error("--headless measures decoding alone; drop the audio options or render with --out")
     if args.out and args.audio is not None:
         p.error("--out renders offline: use --audio-file, not a live --audio input")
-    if args.fps <= 0 or args.speed <= 0:
-        p.error("--fps and --speed must be positive")
-    if args.frames is not None and args.frames < 1:
-        p.error("--frames must be at least 1")
+    if args.audio_file and not os.path.isfile(args.audio_file):
+        p.error(f"--audio-file {args.audio_file}: no such file")
+    if not os.path.isdir(args.capture_dir):
+        p.error(f"--capture-dir {args.capture_dir}: no such folder")
+    if os.path.isdir(args.model):
+        p.error(f"{args.model} is a folder; name the .onnx file in it")
     return args
 
 
@@ -110,7 +119,8 @@ def open_window(producer, args, stats):
 
     try:
         return PlayerWindow(producer, args.fps, stats, size=args.size, fullscreen=args.fullscreen,
-                            nearest=args.nearest, vsync=args.vsync, overlay=args.overlay, recorder=recorder, log=log)
+                            nearest=args.nearest, vsync=args.vsync, overlay=args.overlay, recorder=recorder, log=log,
+                            capture_dir=args.capture_dir)
     except (pyglet.window.NoSuchDisplayException, pyglet.window.NoSuchConfigException, pyglet.gl.ContextException) as err:
         raise UserError(f"could not open an OpenGL 3.3 window ({err}); use --out FILE, or xvfb-run with Mesa") from None
 
@@ -126,9 +136,12 @@ def render_to_file(args, source, audio):
     from dvtex.player.render import open_writer, render
 
     track = (audio.samples, audio.samplerate) if audio is not None else None
-    writer = open_writer(args.out, args.fps, source.info.width, source.info.height, audio=track)
-    frames = args.frames or int(round(10 * args.fps))
-    rate = render(source, frames, writer, audio)
+    frames = args.frames or max(1, int(round(10 * args.fps)))
+    try:
+        writer = open_writer(args.out, args.fps, source.info.width, source.info.height, audio=track)
+        rate = render(source, frames, writer, audio)
+    except OSError as err:  # a full disk, a folder removed meanwhile: PyAV's and PIL's errors are OSErrors
+        raise UserError(f"--out {args.out}: could not write ({first_line(err)})") from None
     print(f"rendered {frames} frames to {args.out} ({rate:.0f} frames/s)")
 
 
@@ -172,6 +185,8 @@ def play(args, t_start):
         from dvtex.player.render import writer_class
 
         writer_class(args.out)
+    if args.stats_json:
+        writable_file(args.stats_json, "--stats-json")
     batch = args.batch if args.headless and not args.out else 1
     source = FrameSource.open(args.model, seed=args.seed, provider=args.provider, start=args.start, speed=args.speed,
                               gain=args.gain, threads=args.threads, batch=batch, cuda_graph=args.cuda_graph, log=log)

@@ -54,29 +54,58 @@ class ModelInfo:
         return (self.height, self.width, 3)
 
 
+H0_LIMIT = 100.0  # a stored state further out than this from N(0, I)'s centre decodes to a saturated frame
+MAX_N, MAX_SIDE, MAX_FPS = 1024, 16384, 1000.0
+
+
+def _integer(meta, key, low, high, path):
+    value = meta[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UserError(f"{path}: metadata '{key}' must be a whole number from {low} to {high}, not {value!r}; "
+                        "export the model again with dvtex-export")
+    return value
+
+
+def _matrix(meta, key, shape, path, limit=None):
+    """A finite float64 array of `shape` (-1 for any length) from metadata, or a UserError naming the field."""
+    try:
+        value = np.asarray(meta[key], np.float64)
+    except (TypeError, ValueError):
+        value = None
+    ok = value is not None and value.ndim == len(shape) and all(w in (-1, g) for w, g in zip(shape, value.shape))
+    if not ok or not np.isfinite(value).all() or (limit is not None and value.size and np.abs(value).max() > limit):
+        want = "x".join("k" if w == -1 else str(w) for w in shape)
+        raise UserError(f"{path}: metadata '{key}' must be a {want} array of finite numbers"
+                        + (f" within +-{limit:g}" if limit else "") + "; export the model again with dvtex-export")
+    return value
+
+
 def parse_metadata(meta, path):
-    """Checked ModelInfo from decoded metadata; a foreign or newer file is a UserError."""
+    """Checked ModelInfo from decoded metadata: every field the player reads, of its type, shape and
+    range (the schema of a model file, in one place); a foreign, newer or damaged file is a UserError."""
     fmt = meta.get("format")
     if fmt is None:
         raise UserError(f"{path} is an ONNX model without dvtex metadata; export a checkpoint with dvtex-export")
-    try:
-        version = int(str(fmt).rsplit("/", 1)[1])
-    except (IndexError, ValueError):
-        raise UserError(f"{path}: unknown model format {fmt!r}") from None
-    if not str(fmt).startswith("dvtex-onnx/"):
+    if not isinstance(fmt, str) or not fmt.startswith("dvtex-onnx/"):
         raise UserError(f"{path}: unknown model format {fmt!r}")
+    try:
+        version = int(fmt.rsplit("/", 1)[1])
+    except ValueError:
+        raise UserError(f"{path}: unknown model format {fmt!r}") from None
     if version > FORMAT_VERSION:
         raise UserError(f"{path} is format {fmt}, newer than this dvtex reads ({FORMAT}); upgrade dvtex")
     missing = [k for k in REQUIRED if k not in meta]
     if missing:
         raise UserError(f"{path}: dvtex metadata lacks {', '.join(missing)}; export it again with dvtex-export")
-    n = int(meta["n"])
-    A, B = np.asarray(meta["A"], np.float64), np.asarray(meta["B"], np.float64)
-    h0 = np.asarray(meta["h0"], np.float64).reshape(-1, n) if meta["h0"] else np.zeros((0, n))
-    if A.shape != (n, n) or B.shape != (n, n):
-        raise UserError(f"{path}: metadata A {A.shape} / B {B.shape} do not match n = {n}")
-    return ModelInfo(path, n, int(meta["height"]), int(meta["width"]), int(meta["channels"]), A, B, h0,
-                     float(meta["fps"]), meta)
+    n = _integer(meta, "n", 1, MAX_N, path)
+    height, width = (_integer(meta, k, 1, MAX_SIDE, path) for k in ("height", "width"))
+    channels = _integer(meta, "channels", 1, 3, path)
+    A, B = (_matrix(meta, k, (n, n), path, limit=10.0) for k in ("A", "B"))  # a stationary pair is a contraction
+    h0 = _matrix({"h0": meta["h0"] if meta["h0"] else np.zeros((0, n))}, "h0", (-1, n), path, limit=H0_LIMIT)
+    fps = meta["fps"]
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= MAX_FPS:  # nan fails too
+        raise UserError(f"{path}: metadata 'fps' must be a number above 0 and at most {MAX_FPS:g}, not {fps!r}")
+    return ModelInfo(path, n, height, width, channels, A, B, h0, float(fps), meta)
 
 
 def check_graph(info, session):
@@ -128,6 +157,8 @@ def load_model(path, provider="auto", threads=2, cuda_graph=False):
     metadata that disagrees with the graph."""
     import onnxruntime as ort
 
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a folder, not a model; name the .onnx file in it")
     if not os.path.isfile(path):
         raise UserError(f"no such model file: {path}")
     providers = provider_list(provider)
@@ -139,7 +170,7 @@ def load_model(path, provider="auto", threads=2, cuda_graph=False):
         raise UserError(f"{path} is not a readable ONNX model ({first_line(err)})") from None
     try:
         meta = decode_metadata(session.get_modelmeta().custom_metadata_map)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise UserError(f"{path}: its dvtex metadata is not valid JSON; export it again with dvtex-export") from None
     info = parse_metadata(meta, path)
     check_graph(info, session)

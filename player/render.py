@@ -3,6 +3,7 @@ throughput run. Used by --out, by the window's V recording and by `make demo`.""
 
 import os
 import time
+from fractions import Fraction
 
 import numpy as np
 from PIL import Image
@@ -10,6 +11,17 @@ from PIL import Image
 from dvtex.errors import UserError
 
 VIDEO_EXTS = (".mp4", ".mkv", ".mov")
+
+
+NTSC = {Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001), Fraction(120000, 1001)}
+
+
+def frame_rate(fps):
+    """A container's exact rate for any rate a user types: 29.97 is NTSC's 30000/1001, 12.5 is 25/2."""
+    for rate in NTSC:
+        if abs(float(rate) - fps) < 5e-3:
+            return rate
+    return Fraction(fps).limit_denominator(1000)
 
 
 class VideoWriter:
@@ -21,7 +33,7 @@ class VideoWriter:
 
         self.path, self.frames, self.fps, self.audio = path, 0, fps, audio
         self.container = av.open(path, "w")
-        self.stream = self.container.add_stream("libx264", rate=round(fps) if float(fps).is_integer() else fps)
+        self.stream = self.container.add_stream("libx264", rate=frame_rate(fps))
         self.stream.width, self.stream.height = width + width % 2, height + height % 2  # yuv420p needs even sizes
         self.stream.pix_fmt = "yuv420p"
         self.stream.options = {"crf": "18", "preset": "veryfast"}
@@ -126,4 +138,6 @@ def render(source, frames, writer, audio=None):
             writer.write(source.produce(frame, audio.block_for_frame(i) if audio is not None else None))
     finally:
         writer.close()
+    if writer.frames != frames or not os.path.exists(writer.path):  # never report frames that are not there
+        raise UserError(f"--out {writer.path}: {writer.frames} of {frames} frames were written")
     return frames / max(time.perf_counter() - t0, 1e-9)

@@ -8,10 +8,13 @@ FrameProducer on a clock paced at exactly --fps; its draw handler only draws.
 
 import ctypes
 import datetime
+import os
 import time
 
 import numpy as np
 import pyglet
+
+from dvtex.errors import first_line
 
 pyglet.options["shadow_window"] = False  # one context, made with our window
 from pyglet import gl  # noqa: E402
@@ -100,8 +103,10 @@ class PlayerWindow:
     """A window that shows a FrameProducer's frames at exactly `fps`, with keyboard controls."""
 
     def __init__(self, producer, fps, stats, size=None, fullscreen=False, nearest=False, vsync=False,
-                 overlay=False, recorder=None, log=print):
+                 overlay=False, recorder=None, log=print, capture_dir="."):
         self.producer, self.fps, self.stats, self.log = producer, fps, stats, log
+        self.capture_dir = capture_dir
+        self.faults, self._said = [], set()  # what failed while playing (a capture that could not be written)
         info = producer.info
         width, height = size or _default_size(info.width, info.height)
         self.window = pyglet.window.Window(width, height, caption=f"dvtex - {info.path}", resizable=True,
@@ -155,22 +160,59 @@ class PlayerWindow:
             self.toggle_recording()
         return pyglet.event.EVENT_HANDLED
 
+    def fault(self, what, path, err):
+        """Something that failed while playing (`what`: screenshot, recording): said on stderr once per
+        kind of failure, shown in the overlay (the last three); play goes on."""
+        reason = getattr(err, "strerror", None) or first_line(err)
+        kind = (what, type(err).__name__, reason)
+        if kind not in self._said:
+            self._said.add(kind)
+            self.log(f"{what} {path} failed ({reason}); playing on")
+        self.faults = self.faults[-2:] + [f"{what} failed: {reason}"]
+
+    def capture_path(self, ext):
+        name = datetime.datetime.now().strftime(f"dvtex-%Y%m%d-%H%M%S-%f.{ext}")
+        return os.path.join(self.capture_dir, name)
+
     def screenshot(self):
         from PIL import Image
 
-        path = datetime.datetime.now().strftime("dvtex-%Y%m%d-%H%M%S.png")
-        Image.fromarray(self.frame).save(path)
+        path = self.capture_path("png")
+        try:
+            Image.fromarray(self.frame).save(path)
+        except (OSError, ValueError) as err:
+            self.fault("screenshot", path, err)
+            return None
         self.log(f"screenshot {path}")
         return path
 
     def toggle_recording(self):
         if self.recording is not None:
-            self.recording.close()
-            self.log(f"recorded {self.recording.frames} frames to {self.recording.path}")
-            self.recording = None
+            recording, self.recording = self.recording, None
+            try:
+                recording.close()
+                self.log(f"recorded {recording.frames} frames to {recording.path}")
+            except (OSError, ValueError) as err:
+                self.fault("recording", recording.path, err)
         elif self.recorder_factory is not None:
-            self.recording = self.recorder_factory(datetime.datetime.now().strftime("dvtex-%Y%m%d-%H%M%S.mp4"))
+            path = self.capture_path("mp4")
+            try:
+                self.recording = self.recorder_factory(path)
+            except (OSError, ValueError) as err:
+                self.fault("recording", path, err)
+                return
             self.log(f"recording to {self.recording.path} (V stops)")
+
+    def record(self, frame):
+        try:
+            self.recording.write(frame)
+        except (OSError, ValueError) as err:
+            recording, self.recording = self.recording, None
+            self.fault("recording", recording.path, err)
+            try:
+                recording.close()
+            except (OSError, ValueError):
+                pass
 
     def tick(self, now):
         """One display tick: take the ready frame (or repeat the last one), draw, flip."""
@@ -181,7 +223,7 @@ class PlayerWindow:
             self.texture.upload(frame)
             self.frame = frame
         if self.recording is not None:
-            self.recording.write(self.frame)
+            self.record(self.frame)
         if self.show_overlay and now >= self._overlay_due:
             self._overlay_due = now + 0.25  # text layout is costly: four times a second is enough
             self.label.text = self.overlay_text()
@@ -196,7 +238,8 @@ class PlayerWindow:
                 f"decode {d50:.1f} ms (p99 {d99:.1f})   {st.provider}\n"
                 f"speed {s.speed:.2f}   gain {s.gain:.2f}   seed {s.seed}"
                 + ("   PAUSED" if self.producer.paused else "") + ("   REC" if self.recording else "")
-                + (f"\n{self.audio.describe()}" if self.audio is not None else ""))
+                + (f"\n{self.audio.describe()}" if self.audio is not None else "")
+                + "".join(f"\n{fault}" for fault in self.faults))
 
     def run(self, max_frames=None):
         """Show frames until the window closes (or max_frames ticks): sleep, then spin the last

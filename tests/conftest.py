@@ -22,6 +22,7 @@ def assert_user_error(proc, *fragments):
     assert "Traceback" not in proc.stderr
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
+    return lines[0]
 
 
 @pytest.fixture
@@ -61,3 +62,28 @@ def onnx_model(checkpoints, tmp_path_factory):
 
 
 needs_display = pytest.mark.skipif(not os.environ.get("DISPLAY"), reason="no X display (make test runs under xvfb-run)")
+
+
+def run_main(main, argv):
+    """A CLI's main() in this process, as `prog argv...`: its exit status (argparse and cli_entry exit
+    through SystemExit; a traceback would propagate and fail the test)."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as done:
+        code = done.code
+    return code or 0
+
+
+def assert_refused(capsys, main, argv, fragment):
+    """A bad input to a CLI's main(): status 2 and one line on stderr that names `fragment`."""
+    capsys.readouterr()
+    code = run_main(main, argv)
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(err) == 1, (argv, code, err)
+    assert fragment in err[0], (argv, err[0])
+    return err[0]
+
+
+@pytest.fixture(scope="session")
+def demo_model():
+    return os.path.join(ROOT, "player", "demo", "fire64.onnx")

@@ -144,3 +144,47 @@ def test_texture_background_paints_the_stream_behind_app_content(onnx_model):
         assert np.abs(shown[:40, 20:].astype(int) - want[rows][:, cols][:40, 20:]).max() <= 2
     finally:
         window.close()
+
+
+def test_captures_that_cannot_be_written_leave_the_window_playing(onnx_model, tmp_path):
+    """S and V into a folder that vanished, and a recording onto a full disk (/dev/full): each fault is
+    said once and shown in the overlay, and the texture plays on."""
+    from pyglet.window import key
+
+    from dvtex.player.producer import FrameProducer
+    from dvtex.player.render import VideoWriter
+    from dvtex.player.source import FrameSource
+    from dvtex.player.stats import PlaybackStats
+    from dvtex.player.window import PlayerWindow
+
+    captures, full = tmp_path / "captures", tmp_path / "full.mp4"
+    captures.mkdir()
+    full.symlink_to("/dev/full")
+    said = []
+    producer = FrameProducer(FrameSource.open(str(onnx_model), provider="cpu")).start()
+    stats = PlaybackStats(30, "cpu")
+    window = PlayerWindow(producer, 30, stats, size=(128, 128), log=said.append, overlay=True,
+                          recorder=lambda path: VideoWriter(str(captures / "rec.mp4"), 30, 32, 32),
+                          capture_dir=str(captures))
+    try:
+        window.run(5)
+        captures.rmdir()  # the folder goes away during the show
+        for symbol in (key.S, key.S, key.V):
+            window.on_key_press(symbol, 0)
+        window.run(10)
+        window.recorder_factory = lambda path: VideoWriter(str(full), 30, 32, 32)  # a disk with no room
+        window.on_key_press(key.V, 0)
+        before = producer.shown_index
+        window.run(60)
+        window.on_key_press(key.V, 0)
+        window.run(5)
+        text = window.overlay_text()
+    finally:
+        producer.stop()
+        window.close()
+    faults = [line for line in said if "failed" in line]
+    assert sum("screenshot" in line for line in faults) == 1  # said once, however often it fails
+    assert any("recording" in line and "rec.mp4" in line for line in faults)
+    assert any("recording" in line and "full.mp4" in line for line in faults)
+    assert "failed" in text and window.recording is None
+    assert stats.frames == 80 and producer.shown_index >= before + 50  # it played on, frame after frame

@@ -7,24 +7,23 @@ nanoGPT rebuilds `GPT(GPTConfig(**checkpoint['model_args']))`. It stores its Tra
 TrainConfig) is upgraded on load. Every field a file provides is checked here, in one place.
 """
 
-import glob
 import math
 import os
 import pickle
-import time
+import re
+import warnings
 import zipfile
 
 import torch
 
 from dvtex.errors import UserError, first_line
-from dvtex.fileio import TEMP_PREFIX, atomic_path
+from dvtex.fileio import atomic_path
 from dvtex.train.baselines import METHODS, model_class
 from dvtex.train.config import TrainConfig
 from dvtex.train.model import DVAEConfig
 
 FORMAT = "dvtex-checkpoint/2"
 FORMAT_1 = "dvtex-checkpoint/1"
-STALE_SECONDS = 3600  # a temporary file this old beside a checkpoint is a leftover of a killed save
 REQUIRED = {"config": dict, "model": dict, "step": int, "data": list, "fps": (int, float), "h0": torch.Tensor}
 
 
@@ -37,17 +36,6 @@ def save_checkpoint(ckpt, path):
             os.fsync(f.fileno())
 
 
-def remove_stale_temporaries(path, older_than=STALE_SECONDS):
-    """Delete `.tmp-*.pt` files a SIGKILL during a save left beside `path` (not a live run's: old ones)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    for tmp in glob.glob(os.path.join(folder, f"{TEMP_PREFIX}*.pt")):
-        try:
-            if time.time() - os.path.getmtime(tmp) > older_than:
-                os.remove(tmp)
-        except OSError:
-            pass
-
-
 def load_checkpoint(path, map_location="cpu"):
     """Read and check a dvtex checkpoint; a missing, corrupt, foreign or inconsistent file is a UserError."""
     if os.path.isdir(path):
@@ -55,17 +43,37 @@ def load_checkpoint(path, map_location="cpu"):
     if not os.path.isfile(path):
         raise UserError(f"no such checkpoint: {path}")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as err:
-        kind = "holds pickled objects that dvtex never unpickles" if "Unsupported global" in str(err) else \
-            f"is not a readable dvtex checkpoint ({first_line(err, 80)})"
-        raise UserError(f"{path} {kind}; give a checkpoint written by dvtex-train") from None
+        ckpt = safe_load(path, map_location)
+    except LOAD_ERRORS as err:
+        raise UserError(f"{path} {why_unreadable(err, 'dvtex checkpoint')}; give a checkpoint written by dvtex-train") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") not in (FORMAT, FORMAT_1):
         raise UserError(f"{path} is not a dvtex checkpoint (no '{FORMAT}' tag)")
     if ckpt["format"] == FORMAT_1:
         ckpt = upgrade(ckpt, path)
     check_checkpoint(ckpt, path)
     return ckpt
+
+
+LOAD_ERRORS = (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError)
+
+
+def safe_load(path, map_location="cpu"):
+    """torch.load with weights_only=True (tensors, numbers, strings, containers: never code), quietly:
+    torch's warnings about a foreign pickle would break the one-line refusal that follows."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def why_unreadable(err, what):
+    """Why torch.load(weights_only=True) refused a file, in a few words: pickled code it will not
+    run (named), or not a `what` at all."""
+    code = re.search(r"unsupported global:? (?:GLOBAL )?([\w.]+)", str(err), re.IGNORECASE)
+    if code:
+        return f"holds pickled code ({code.group(1)}) that dvtex never runs"
+    if "Weights only load failed" in str(err):
+        return f"is not a readable {what}"
+    return f"is not a readable {what} ({first_line(err, 80)})"
 
 
 def upgrade(ckpt, path):

@@ -6,6 +6,7 @@ them directly. A config's *recipe* (every field but where and how long it runs) 
 """
 
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from dvtex.errors import UserError
@@ -96,9 +97,25 @@ class TrainConfig:
                 DVAEConfig.from_preset(self.preset, width=self.width)
             except ValueError as err:
                 raise UserError(f"--width {self.width} does not fit preset {self.preset}: {err}") from None
+        if self.mask:
+            check_mask(self.mask)
         if self.mask and not model_class(self.method).learns_from_masks:
             raise UserError(f"--method {self.method} fits complete frames only; drop --mask, or use --method dvae or vae+var")
         return self
+
+
+def check_mask(spec):
+    """saltpepper:P or rect:P with P in [0, 1), or a mask video/folder/.npy that exists."""
+    kind, _, share = spec.partition(":")
+    if kind in ("saltpepper", "rect"):
+        try:
+            ok = 0 <= float(share) < 1
+        except ValueError:
+            ok = False
+        if not ok:
+            raise UserError(f"--mask {spec}: the share after ':' must be a number in [0, 1), e.g. {kind}:0.5")
+    elif not os.path.exists(spec):
+        raise UserError(f"--mask {spec}: not saltpepper:P, rect:P, or an existing mask video/folder/.npy")
 
 
 def _at_least(config, bounds):

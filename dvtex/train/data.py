@@ -23,6 +23,7 @@ from dvtex.train.textures import TEXTURE_FPS, TEXTURES, simulate
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 DIGITS_FPS = 5.0  # the reference implementation writes its MNIST videos at 5 fps
 DEFAULT_BUILTIN_FRAMES = {"digits": 2000, "procedural": 600}
+MAX_BUILTIN_FRAMES = 100_000
 
 
 @dataclass
@@ -66,6 +67,7 @@ def _read_video(path, size):
                 raise UserError(f"{path} has no video stream")
             stream = container.streams.video[0]
             fps = float(stream.average_rate or stream.guessed_rate or 25)
+            fps = fps if np.isfinite(fps) and 0 < fps <= 1000 else 25.0  # a broken header: PAL's rate
             frames, raw = [], None
             for frame in container.decode(stream):
                 rgb = frame.to_ndarray(format="rgb24")
@@ -97,9 +99,14 @@ def _read_npy(path, size):
         raise UserError(f"{path} is not a readable .npy array ({err})") from None
     if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[3] not in (1, 3)):
         raise UserError(f"{path} has shape {arr.shape}; expected (T, H, W) or (T, H, W, 1|3)")
+    if 0 in arr.shape:
+        raise UserError(f"{path} has shape {arr.shape}: no pixels")
     if arr.dtype != np.uint8:
-        if not np.issubdtype(arr.dtype, np.floating) or arr.min() < 0 or arr.max() > 1:
-            raise UserError(f"{path}: expected uint8 frames or floats in [0, 1], got {arr.dtype}")
+        if not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all():
+            raise UserError(f"{path}: expected uint8 frames or finite floats in [0, 1], got {arr.dtype}"
+                            + (" with nan or inf" if np.issubdtype(arr.dtype, np.floating) else ""))
+        if arr.min() < 0 or arr.max() > 1:
+            raise UserError(f"{path}: float frames must lie in [0, 1], not [{arr.min():g}, {arr.max():g}]")
         arr = np.round(arr * 255).astype(np.uint8)
     raw = arr.shape[1:3]
     return np.stack([_as_rgb(resize_frame(_as_rgb(f), size)) for f in arr]), raw
@@ -137,7 +144,10 @@ def _parse_builtin(spec):
     try:
         frames = int(count) if count else DEFAULT_BUILTIN_FRAMES[kind]
     except ValueError:
-        raise UserError(f"{spec}: the frame count after the last ':' must be a whole number") from None
+        frames = -1
+    if not 2 <= frames <= MAX_BUILTIN_FRAMES:
+        raise UserError(f"{spec}: the frame count after the last ':' must be a whole number from 2 to "
+                        f"{MAX_BUILTIN_FRAMES}, e.g. {kind}:{name}:600")
     return kind, name, frames
 
 

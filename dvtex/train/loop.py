@@ -20,7 +20,8 @@ from dvtex import __version__
 from dvtex.dynamics import spectral_radius
 from dvtex.errors import UserError
 from dvtex.train.baselines import model_class
-from dvtex.train.checkpoint import FORMAT, load_checkpoint, remove_stale_temporaries, save_checkpoint
+from dvtex.fileio import remove_stale_temporaries
+from dvtex.train.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from dvtex.train.config import TrainConfig
 from dvtex.train.data import FramePairs, load_sequences
 from dvtex.train.model import PRESETS, DVAEConfig
@@ -219,7 +220,8 @@ def train(config, on_checkpoint=None):
     run = start_run(config.device)
     config = config.resolved(run.device.type == "cuda")
     ckpt = check_output(config)
-    remove_stale_temporaries(config.output)
+    for leftover in remove_stale_temporaries(config.output, ".pt"):
+        print(f"dvtex-train: removed {leftover}, left by a save that was killed", file=sys.stderr)
     training = Training(config, run, ckpt, on_checkpoint)
     if run.main:
         print(f"dvtex-train: {training.describe()}", file=sys.stderr)
