@@ -7,6 +7,7 @@ nanoGPT rebuilds `GPT(GPTConfig(**checkpoint['model_args']))`. It stores its Tra
 TrainConfig) is upgraded on load. Every field a file provides is checked here, in one place.
 """
 
+import dataclasses
 import math
 import os
 import pickle
@@ -24,6 +25,8 @@ from dvtex.train.model import DVAEConfig
 
 FORMAT = "dvtex-checkpoint/2"
 FORMAT_1 = "dvtex-checkpoint/1"
+CONFIG_RANGES = {"size": (1, 16384), "channels": (1, 3), "layers": (2, 10), "kernel1": (1, 64), "width": (1, 4096),
+                 "n": (1, 1024), "sigma_y2": (1e-12, 1e12), "lam": (0, 1e12), "ds": (1, 64)}
 REQUIRED = {"config": dict, "model": dict, "step": int, "data": list, "fps": (int, float), "h0": torch.Tensor}
 
 
@@ -102,10 +105,16 @@ def check_checkpoint(ckpt, path):
     method = ckpt.get("method", "dvae")
     if method not in METHODS:
         raise UserError(f"{path} holds an unknown model kind {method!r}; a newer dvtex wrote it?")
+    for key, kind in (("config", DVAEConfig), ("train_config", TrainConfig)):
+        check_fields(kind, ckpt[key], f"{path}: '{key}'")
+    for name, (low, high) in CONFIG_RANGES.items():
+        value = ckpt["config"][name]
+        if not low <= value <= high:  # nan fails too
+            raise UserError(f"{path}: 'config' field '{name}' is {value}, outside [{low}, {high}]; train it again")
     try:
         cfg = DVAEConfig(**ckpt["config"])
-        TrainConfig.from_dict(ckpt["train_config"])
-    except (TypeError, ValueError) as err:
+        TrainConfig.from_dict(ckpt["train_config"]).validate()
+    except (TypeError, ValueError, UserError) as err:
         raise UserError(f"{path}: its config is not one dvtex can build ({first_line(err, 80)})") from None
     shapes = {k: tuple(v.shape) for k, v in model_class(method)(cfg).state_dict().items()}
     stored = ckpt["model"]
@@ -124,6 +133,24 @@ def check_checkpoint(ckpt, path):
         raise UserError(f"{path}: initial states h0 {tuple(h0.shape)} are not finite (k, {cfg.n}); train it again")
     if ckpt["step"] < 0 or not (math.isfinite(ckpt["fps"]) and ckpt["fps"] > 0):
         raise UserError(f"{path}: step {ckpt['step']} or fps {ckpt['fps']} out of range; train it again")
+
+
+def check_fields(cls, values, where):
+    """Every field of dataclass `cls` in `values`, of its annotated type (int for float too; None where
+    the default is None; a list of strings for a list); nothing else."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    odd = sorted(set(values) ^ set(fields))
+    if odd:
+        raise UserError(f"{where} has missing or unknown fields ({', '.join(map(str, odd[:3]))}); train it again")
+    for name, f in fields.items():
+        value, kind = values[name], f.type
+        ok = (value is None and f.default is None) or {
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+            "str": isinstance(value, str), "bool": isinstance(value, bool),
+            "list": isinstance(value, list) and all(isinstance(v, str) for v in value)}.get(getattr(kind, "__name__", kind), False)
+        if not ok:
+            raise UserError(f"{where} field '{name}' is {value!r:.40}, not a {getattr(kind, '__name__', kind)}; train it again")
 
 
 def _name(kind):

@@ -18,7 +18,7 @@ import torch
 
 from dvtex import __version__
 from dvtex.dynamics import spectral_radius
-from dvtex.errors import UserError
+from dvtex.errors import UserError, first_line
 from dvtex.train.baselines import model_class
 from dvtex.fileio import remove_stale_temporaries
 from dvtex.train.checkpoint import FORMAT, load_checkpoint, save_checkpoint
@@ -129,17 +129,39 @@ class Training:
         self.preview = os.path.splitext(config.output)[0] + ".preview.png"
 
     def restore(self, ckpt):
+        """The run as it was: weights (checked on load), then what only resuming reads (the optimizer,
+        the random streams, the history), each refused by name when it does not fit."""
         self.model.load_state_dict(ckpt["model"])
-        if ckpt.get("optimizer"):
-            self.opt.load_state_dict(ckpt["optimizer"])
-        self.step, self.history = ckpt["step"], list(ckpt.get("history", []))
-        self.cosine_steps = ckpt.get("cosine_steps") or self.cosine_steps
-        rng = ckpt.get("rng", {})
-        if self.run.rank == 0 and "torch" in rng and "batch" in rng:
+        self.step = ckpt["step"]
+        for field, put in (("optimizer", self._restore_optimizer), ("rng", self._restore_rng),
+                           ("history", self._restore_history), ("cosine_steps", self._restore_cosine)):
+            try:
+                put(ckpt.get(field))
+            except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError) as err:
+                raise UserError(f"--resume: the checkpoint's '{field}' does not fit this run ({first_line(err, 60)}); "
+                                "export it as it is, or train again") from None
+
+    def _restore_optimizer(self, state):
+        if state:
+            self.opt.load_state_dict(state)
+
+    def _restore_rng(self, rng):
+        if self.run.rank == 0 and rng:
             torch.set_rng_state(rng["torch"])
             self.gen.set_state(rng["batch"])
         else:  # other ranks' streams were not saved: a fresh one per rank and step
             self.gen.manual_seed(self.config.seed * 1000 + self.run.rank + 7 * self.step)
+
+    def _restore_history(self, history):
+        rows = list(history or [])
+        if not all(isinstance(r, (list, tuple)) and all(isinstance(v, (int, float)) for v in r) for r in rows):
+            raise ValueError("not rows of numbers")
+        self.history = [list(r) for r in rows]
+
+    def _restore_cosine(self, steps):
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ValueError(f"{steps!r} is not a step count")
+        self.cosine_steps = steps or self.cosine_steps
 
     def describe(self):
         cfg, run = self.model.cfg, self.run
