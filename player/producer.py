@@ -20,14 +20,14 @@ class FrameProducer:
 
     def __init__(self, source, stats=None):
         self.source, self.stats = source, stats
+        self.controls = source.controls
+        self.controls.producer = self  # pause and step act on this thread
         self.buffers = [np.zeros(source.frame_shape, np.uint8) for _ in range(SLOTS)]
         self.shown, self.ready = 0, None
         self.ready_index = -1  # latent step of the ready frame
         self.shown_index = -1  # latent step of the frame on screen
         self.paused = False
         self._step_once = False
-        self._reseed = False
-        self._reseed_value = None
         self._cond = threading.Condition()
         self._stop = False
         self.error = None
@@ -43,9 +43,6 @@ class FrameProducer:
         return next(i for i in range(SLOTS) if i != self.shown and i != self.ready)
 
     def _produce(self, slot):
-        if self._reseed:
-            self.source.reseed(self._reseed_value)
-            self._reseed = False
         t0 = time.perf_counter()
         self.source.produce(self.buffers[slot])
         if self.stats is not None:
@@ -120,8 +117,7 @@ class FrameProducer:
 
     def reseed(self, seed=None):
         """Restart the latent process with new noise (applied to the next frame produced)."""
-        with self._cond:
-            self._reseed, self._reseed_value = True, seed
+        self.source.controls.reseed(seed)
 
     def wait_ready(self, timeout=5.0):
         with self._cond:

@@ -9,6 +9,8 @@ Its live controls (speed, gain, reseed) are the ones every front end (keys, API)
 import numpy as np
 
 from dvtex.errors import UserError
+from dvtex.player.audio_features import BURST_SCALE
+from dvtex.player.control import Controls
 from dvtex.player.decoder import FrameDecoder
 from dvtex.player.stream import LatentStream
 
@@ -17,6 +19,9 @@ class FrameSource:
     def __init__(self, decoder, latent, reactor=None):
         self.decoder, self.latent = decoder, latent
         self.reactor = reactor  # AudioReactor: once a frame -> (n,) innovation burst or None
+        self.controls = Controls(self)  # keys, OSC, MIDI and the API: applied before each frame
+        self._kick = np.zeros(latent.info.n)
+        self._kick_rng = np.random.default_rng(latent.seed + 2)
 
     @classmethod
     def open(cls, path, seed=0, provider="auto", start=0, speed=1.0, gain=1.0, threads=2, batch=1,
@@ -55,7 +60,12 @@ class FrameSource:
     def produce(self, out, block=None):
         """The next frame, written into `out` (uint8 (H, W, 3), C-contiguous). `block`: the sound of
         this frame for an offline render (a live reactor drains its queue instead)."""
+        kick = self.controls.apply()
         burst = self.reactor(block) if self.reactor is not None else None
+        if kick:  # a manual beat: a burst like an onset's, on top of any from the sound
+            self._kick_rng.standard_normal(out=self._kick)
+            self._kick *= BURST_SCALE * kick
+            burst = self._kick if burst is None else burst + self._kick
         self.decoder.decode(self.latent.step(burst), out[None])
         return out
 

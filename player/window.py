@@ -15,6 +15,7 @@ import numpy as np
 import pyglet
 
 from dvtex.errors import first_line
+from dvtex.player.show import paced
 
 pyglet.options["shadow_window"] = False  # one context, made with our window
 from pyglet import gl  # noqa: E402
@@ -122,6 +123,8 @@ class PlayerWindow:
         self.texture.upload(self.frame)
         self._overlay_due = 0.0
         self.audio = None  # an AudioSource, shown in the overlay
+        self.extras = []  # other things with a describe() for the overlay: the OSC server, outputs
+        self.outputs = None  # dvtex.player.outputs.Outputs: NDI, streams, OSC feedback
 
     def on_resize(self, width, height):
         self.texture.fit(*self.window.get_framebuffer_size())
@@ -133,23 +136,25 @@ class PlayerWindow:
             self.overlay_batch.draw()
 
     def on_key_press(self, symbol, modifiers):
-        p = self.producer
+        c = self.producer.controls  # the same surface OSC and MIDI use
         if symbol in (key.Q, key.ESCAPE):
             self.window.has_exit = True
         elif symbol == key.SPACE:
-            p.set_paused(not p.paused)
-        elif symbol == key.RIGHT and p.paused:
-            p.step()
+            c.toggle_pause()
+        elif symbol == key.RIGHT and c.paused:
+            c.step()
         elif symbol == key.R:
-            p.reseed()
+            c.reseed()
+        elif symbol == key.K:
+            c.kick()
         elif symbol == key.UP:
-            p.speed *= SPEED_STEP
+            c.scale_speed(SPEED_STEP)
         elif symbol == key.DOWN:
-            p.speed /= SPEED_STEP
+            c.scale_speed(1 / SPEED_STEP)
         elif symbol == key.BRACKETRIGHT:
-            p.gain += GAIN_STEP
+            c.add_gain(GAIN_STEP)
         elif symbol == key.BRACKETLEFT:
-            p.gain -= GAIN_STEP
+            c.add_gain(-GAIN_STEP)
         elif symbol == key.F:
             self.window.set_fullscreen(not self.window.fullscreen)
         elif symbol == key.H:
@@ -230,38 +235,25 @@ class PlayerWindow:
         self.on_draw()
         self.window.flip()
         self.stats.shown(time.perf_counter(), new)
+        if self.outputs is not None:  # after the flip: the window's frame is never late for them
+            self.outputs.send(self.frame, self.producer.shown_index)
 
     def overlay_text(self):
-        st, s = self.stats, self.producer
+        st, s = self.stats, self.producer.controls
         d50, d99 = st.decodes.percentiles(50, 99)
         return (f"{st.fps_now():5.1f} FPS (target {self.fps:g})   drops {st.dropped}\n"
                 f"decode {d50:.1f} ms (p99 {d99:.1f})   {st.provider}\n"
                 f"speed {s.speed:.2f}   gain {s.gain:.2f}   seed {s.seed}"
                 + ("   PAUSED" if self.producer.paused else "") + ("   REC" if self.recording else "")
                 + (f"\n{self.audio.describe()}" if self.audio is not None else "")
+                + "".join(f"\n{extra.describe()}" for extra in self.extras)
                 + "".join(f"\n{fault}" for fault in self.faults))
 
     def run(self, max_frames=None):
-        """Show frames until the window closes (or max_frames ticks): sleep, then spin the last
-        1.5 ms, so each flip lands on the clock; after a stall the clock restarts instead of bursting."""
-        period = 1.0 / self.fps
+        """Show frames until the window closes (or max_frames ticks), on the show's clock."""
         self.on_resize(*self.window.get_size())
-        next_t = time.perf_counter()
-        ticks = 0
-        while not self.window.has_exit and (max_frames is None or ticks < max_frames):
-            self.window.dispatch_events()
-            wait = next_t - time.perf_counter()
-            if wait > 0.002:
-                time.sleep(min(wait - 0.0015, 0.01))
-                continue
-            while time.perf_counter() < next_t:
-                pass
-            self.tick(time.perf_counter())
-            ticks += 1
-            next_t += period
-            if time.perf_counter() - next_t > period:
-                next_t = time.perf_counter() + period
-        return ticks
+        return paced(self.fps, self.tick, idle=self.window.dispatch_events, done=lambda: self.window.has_exit,
+                     max_frames=max_frames)
 
     def close(self):
         if self.recording is not None:

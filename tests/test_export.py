@@ -143,7 +143,7 @@ def test_export_cli_refuses_bad_input(tmp_path):
     assert_user_error(run_module("dvtex.export", tmp_path / "junk.pt"), "not a readable dvtex checkpoint")
     assert_user_error(run_module("dvtex.export"), "give a checkpoint")
     assert_user_error(run_module("dvtex.export", "--from-reference", tmp_path / "junk.pt", "--preset", "cows64"),
-                      "not a state dict")
+                      "not a readable state dict")
     assert not list(tmp_path.glob("*.onnx"))
 
 

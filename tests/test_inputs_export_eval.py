@@ -21,6 +21,7 @@ EVAL = [
     (["incomplete", "procedural:fire", "--mask", "x:1"], "--mask"), (["incomplete", "procedural:fire", "--mask", "rect:2"], "--mask"),
     (["textures", "procedural:fire", "--sigma-y2", "inf"], "--sigma-y2"), (["textures", "procedural:fire", "--preset", "x"], "--preset"),
     (["textures", "procedural:fire", "--out", "{tmp}/file"], "is a file"),
+    (["digits", "--json", "{tmp}/missing/d.json"], "--json"), (["digits", "--json", "{tmp}"], "--json"),
 ]
 
 

@@ -64,8 +64,8 @@ def test_offline_render_has_exactly_n_frames(onnx_model, tmp_path):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "pngs" / "frame_000007.png")), want)
 
 
-def test_headless_prints_throughput(onnx_model):
-    proc = run_module("dvtex.player", onnx_model, "--headless", "--frames", 64, "--batch", 8)
+def test_benchmark_prints_throughput(onnx_model):
+    proc = run_module("dvtex.player", onnx_model, "--benchmark", "--frames", 64, "--batch", 8)
     assert proc.returncode == 0, proc.stderr
     assert "frames/s" in proc.stdout and "CPUExecutionProvider" in proc.stdout
 
@@ -80,12 +80,12 @@ def test_user_errors(onnx_model, tmp_path):
     assert_user_error(proc, "no display", "--out", "xvfb-run")
     assert_user_error(run_module("dvtex.player", tmp_path / "none.onnx"), "no such model file")
     (tmp_path / "bad.onnx").write_bytes(b"garbage")
-    assert_user_error(run_module("dvtex.player", tmp_path / "bad.onnx", "--headless"), "not a readable ONNX model")
+    assert_user_error(run_module("dvtex.player", tmp_path / "bad.onnx", "--benchmark"), "not a readable ONNX model")
     import onnxruntime
 
     if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
-        assert_user_error(run_module("dvtex.player", onnx_model, "--provider", "cuda", "--headless"), "CUDA")
-    assert_user_error(run_module("dvtex.player", onnx_model, "--start", "40", "--headless"), "--start")
+        assert_user_error(run_module("dvtex.player", onnx_model, "--provider", "cuda", "--benchmark"), "CUDA")
+    assert_user_error(run_module("dvtex.player", onnx_model, "--start", "40", "--benchmark"), "--start")
     assert_user_error(run_module("dvtex.player", onnx_model, "--out", tmp_path / "x.avi2"), "--out")
 
 

@@ -75,15 +75,23 @@ def test_keys_change_what_they_name(player, tmp_path, monkeypatch):
     assert player.producer.shown_index == before + 1  # one step
     press(key.SPACE)
     press(key.UP)
+    player.run(2)  # applied where frames are made, before the next one
     assert stream.speed == pytest.approx(1.25)
     press(key.DOWN)
     press(key.DOWN)
+    player.run(2)
     assert stream.speed == pytest.approx(0.8)
     press(key.BRACKETRIGHT)
+    player.run(2)
     assert stream.gain == pytest.approx(1.1)
     press(key.BRACKETLEFT)
     press(key.BRACKETLEFT)
+    player.run(2)
     assert stream.gain == pytest.approx(0.9)
+    steps = stream.latent.steps
+    press(key.K)  # a manual kick goes into the next frame's innovation
+    player.run(2)
+    assert stream.controls.applied_at_step > steps
     seed = stream.seed
     press(key.R)
     player.run(3)

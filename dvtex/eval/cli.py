@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from dvtex.errors import ArgumentParser, cli_entry, count, positive
+from dvtex.errors import ArgumentParser, cli_entry, count, positive, writable_file
 from dvtex.fileio import write_json
 from dvtex.hardware import hardware
 from dvtex.train.model import PRESETS
@@ -73,6 +73,8 @@ def check_args(args):
     recipe = {"sources": ["digits:01234"], "preset": "mnist32"} if args.task == "digits" else \
         {"sources": args.sources, "preset": args.preset, "sigma_y2": args.sigma_y2, "mask": args.mask}
     eval_config("dvae", os.path.join(args.out, "x.pt"), args.budget, args.seed, width=args.width, **recipe).validate()
+    if args.json:
+        writable_file(args.json, "--json")  # not hours later, when the figures are ready
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is a file; give a folder for the models and contact sheets")
     args.real = load_real(args) if args.task != "digits" else {}
