@@ -9,9 +9,11 @@ A CC value 0..127 covers the parameter's range (speed on a log scale, 1/8x to 8x
 reseed act when the value crosses 64 upwards; a note-on kicks with its velocity.
 """
 
+import contextlib
 import json
 import math
 import os
+import sys
 
 from dvtex.errors import UserError
 
@@ -115,12 +117,27 @@ def input_names():
         import mido
 
         mido.set_backend("mido.backends.rtmidi")
-        return mido.get_input_names()
+        with quiet_c_stderr():  # ALSA's C library prints its own complaint before rtmidi raises
+            return mido.get_input_names()
     except ImportError:
         raise UserError('--midi needs mido and python-rtmidi: pip install "dvtex[show]"') from None
     except OSError as err:  # rtmidi's SystemError (an OSError) when there is no ALSA sequencer
         raise UserError(f"no MIDI system on this machine ({str(err).strip() or type(err).__name__}); "
                         "use --osc to control dvtex over the network") from None
+
+
+@contextlib.contextmanager
+def quiet_c_stderr():
+    """Silence file descriptor 2 (what C libraries write to) for a moment; Python's sys.stderr too."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def speed_to_cc(speed):

@@ -145,6 +145,10 @@ def play(args, t_start):
         writer_class(args.out)
     if args.stats_json:
         writable_file(args.stats_json, "--stats-json")
+    if args.midi is not None:
+        from dvtex.player.midi import input_names, load_map
+
+        load_map(args.midi_map), input_names()  # no MIDI system: say so before loading anything
     batch = args.batch if args.benchmark else 1
     source = FrameSource.open(args.model, seed=args.seed, provider=args.provider, start=args.start, speed=args.speed,
                               gain=args.gain, threads=args.threads, batch=batch, cuda_graph=args.cuda_graph, log=log)

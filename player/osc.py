@@ -24,8 +24,9 @@ def parse_endpoint(text, default_host="127.0.0.1", option="--osc"):
         number = int(port)
     except ValueError:
         number = -1
-    if not 0 < number < 65536:
-        raise UserError(f"{option} {text}: give PORT or HOST:PORT, with a port from 1 to 65535")
+    if not 0 <= number < 65536 or (number == 0 and option != "--osc"):
+        raise UserError(f"{option} {text}: give PORT or HOST:PORT, with a port from 1 to 65535"
+                        + (" (0: any free one)" if option == "--osc" else ""))
     return host or default_host, number
 
 

@@ -49,6 +49,7 @@ class NDIOutput:
     def send(self, frame, index):
         self.rgbx[..., :3] = frame
         self.video.data = self.rgbx
+        self.video.timecode = int(index)  # the frame's latent step: receivers can line frames up
         self.ndi.send_send_video_v2(self.sender, self.video)
         self.sent += 1
 

@@ -138,6 +138,6 @@ def render(source, frames, writer, audio=None):
             writer.write(source.produce(frame, audio.block_for_frame(i) if audio is not None else None))
     finally:
         writer.close()
-    if writer.frames != frames or not os.path.exists(writer.path):  # never report frames that are not there
+    if writer.frames != frames or (writer.path != "-" and not os.path.exists(writer.path)):  # never report frames that are not there
         raise UserError(f"--out {writer.path}: {writer.frames} of {frames} frames were written")
     return frames / max(time.perf_counter() - t0, 1e-9)
