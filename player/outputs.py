@@ -8,6 +8,7 @@ decode per frame, however many outputs). Spout, Syphon or a virtual camera would
 """
 
 import sys
+import threading
 
 import numpy as np
 
@@ -138,12 +139,46 @@ class PipeOutput:
 
 
 class Outputs:
-    """Every output of a show; a failing one is said once, shown, and dropped; the others go on."""
+    """Every output of a show, fed from one thread of their own: `send` only copies the frame into a
+    buffer and wakes that thread, so encoders and network sends never delay the clock or the window.
+    An output still busy with the previous frame skips this one (counted as `skipped`). A failing
+    output is said once, shown, and dropped; the others go on."""
 
     def __init__(self, outputs, log=print):
         self.items, self.log, self.faults = list(outputs), log, []
+        self.skipped = 0
+        self._frame, self._index, self._pending = None, None, False
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="dvtex-outputs", daemon=True)
+        if self.items:
+            self._thread.start()
 
     def send(self, frame, index):
+        if not self.items:
+            return
+        with self._cond:
+            if self._pending:
+                self.skipped += 1
+                return
+            if self._frame is None or self._frame.shape != frame.shape:
+                self._frame = np.empty_like(frame)
+            np.copyto(self._frame, frame)
+            self._index, self._pending = index, True
+            self._cond.notify()
+
+    def _run(self):
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._closing)
+                if not self._pending:
+                    return
+            self._send_all(self._frame, self._index)
+            with self._cond:
+                self._pending = False
+                self._cond.notify_all()
+
+    def _send_all(self, frame, index):
         for out in list(self.items):
             try:
                 out.send(frame, index)
@@ -153,10 +188,22 @@ class Outputs:
                 self.faults.append(message)
                 self.log(message)
 
+    def flush(self):
+        """Wait until the frame handed over last has gone out."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._pending, timeout=10)
+
     def describe(self):
-        return "\n".join([out.describe() for out in self.items] + self.faults[-2:])
+        skipped = [f"outputs skipped {self.skipped} frame(s) while busy"] if self.skipped else []
+        return "\n".join([out.describe() for out in self.items] + skipped + self.faults[-2:])
 
     def close(self):
+        self.flush()
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
         for out in self.items:
             try:
                 out.close()

@@ -234,8 +234,11 @@ def test_several_outputs_share_one_decode_per_frame(onnx_model, tmp_path):
     show = Running(onnx_model, [pipe, stream, OscFeedback(*sink.getsockname())], fps=60, frames=40)
     show.thread.join(timeout=60)
     decodes = show.producer.stats.decodes.count
+    show.outputs.flush()
+    skipped = show.outputs.skipped  # a frame is skipped only when the outputs' thread is still busy
     show.stop()
-    assert pipe.frames == stream.sent == 40 and len(pipe.pipe.getvalue()) == 40 * 32 * 32 * 3
+    assert pipe.frames == stream.sent == 40 - skipped and skipped < 5
+    assert len(pipe.pipe.getvalue()) == pipe.frames * 32 * 32 * 3
     assert decodes <= 42  # one decode per frame (the producer makes at most two ahead), not one per output
 
 
