@@ -45,6 +45,7 @@ def render_to_file(args, source, audio):
     try:
         writer = PipeOutput() if args.out == "-" else \
             open_writer(args.out, args.fps, source.info.width, source.info.height, audio=track)
+        announce(args, source, audio)
         rate = render(source, frames, writer, audio)
     except OSError as err:  # a full disk, a folder removed meanwhile: PyAV's and PIL's errors are OSErrors
         raise UserError(f"--out {args.out}: could not write ({first_line(err)})") from None
@@ -53,10 +54,18 @@ def render_to_file(args, source, audio):
 
 def measure_throughput(args, source):
     """--headless: decode as fast as possible, --batch states a call."""
+    announce(args, source, None)
     frames = args.frames or 1000
     rate = source.decode_rate(frames)
     print(f"decoded {frames} frames at batch {source.decoder.batch}: {rate:.0f} frames/s "
           f"({1000 / rate:.2f} ms/frame) on {source.provider}")
+
+
+def announce(args, source, audio):
+    """What plays, once everything that could refuse has been checked."""
+    info = source.info
+    log(f"{os.path.basename(args.model)}: {info.width}x{info.height}, n = {info.n}, decoding with {source.provider}"
+        + (f", {audio.describe()}" if audio is not None else ""))
 
 
 def open_show(args, source, audio):
@@ -88,8 +97,6 @@ def open_show(args, source, audio):
         for c in controllers:
             c.close()
         raise
-    for thing in outputs + controllers:
-        log(thing.describe())
     return Outputs(outputs, log), controllers
 
 
@@ -102,6 +109,9 @@ def play_live(args, source, audio, stats):
     from dvtex.player.show import HeadlessShow
 
     outputs, controllers = open_show(args, source, audio)
+    announce(args, source, audio)
+    for thing in outputs.items + controllers:
+        log(thing.describe())
     producer = FrameProducer(source, stats).start()
     show = HeadlessShow(producer, args.fps, stats, outputs) if args.headless else open_window(producer, args, stats)
     previous = signal.signal(signal.SIGTERM, lambda *_: stop(show))
@@ -156,9 +166,6 @@ def play(args, t_start):
     try:
         audio = open_audio(args, source)
         stats = PlaybackStats(args.fps, source.provider, t_start)
-        info = source.info
-        log(f"{os.path.basename(args.model)}: {info.width}x{info.height}, n = {info.n}, decoding with {source.provider}"
-            + (f", {audio.describe()}" if audio is not None else ""))
         if args.benchmark:
             measure_throughput(args, source)
         elif args.out and not args.headless:

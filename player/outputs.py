@@ -91,6 +91,14 @@ class StreamOutput:
         self.stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps))),
                                "crf": "20"}
         self.url, self.sent, self._av = url, 0, av
+        try:  # open the connection now: a protocol this FFmpeg lacks, or a server that is not there, is said at once
+            self.container.start_encoding()
+        except (OSError, av.error.FFmpegError) as err:
+            self.container = None
+            lacking = isinstance(err, av.error.ProtocolNotFoundError)
+            raise UserError(f"--stream {url}: " + (f"this PyAV's FFmpeg has no {url.split(':', 1)[0]} protocol; "
+                                                   "use udp://, or a PyAV built with it" if lacking else
+                                                   f"cannot connect ({first_line(err)})")) from None
 
     def send(self, frame, index):
         if frame.shape[0] != self.stream.height or frame.shape[1] != self.stream.width:

@@ -125,18 +125,35 @@ def test_osc_feedback_sends_the_frame_index(onnx_model):
     assert [m.params[0] for m in got] == sorted(m.params[0] for m in got)
 
 
-def listening(port):
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
+def own_listening_ports():
+    """TCP ports this process listens on (/proc/net/tcp rows in state LISTEN whose socket is ours)."""
+    import os
+
+    ours = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            ours.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for row in f.readlines()[1:]:
+                cols = row.split()
+                if cols[3] == "0A" and cols[9] in ours:
+                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
-def ndi_receiver():
+def ndi_receiver(port):
     NDIlib = pytest.importorskip("NDIlib")  # initialized by the sender's NDIOutput
     settings = NDIlib.RecvCreateV3()
     settings.color_format = NDIlib.RECV_COLOR_FORMAT_RGBX_RGBA
     receiver = NDIlib.recv_create_v3(settings)
     source = NDIlib.Source()
-    source.url_address = "127.0.0.1:5961"  # no mDNS here: connect to the first sender by address
+    source.url_address = f"127.0.0.1:{port}"  # no mDNS here: connect to the sender by address
     NDIlib.recv_connect(receiver, source)
     return NDIlib, receiver
 
@@ -144,10 +161,13 @@ def ndi_receiver():
 def test_an_ndi_receiver_gets_the_frames_texture_stream_makes(onnx_model):
     from dvtex.player.outputs import NDIOutput
 
+    before = own_listening_ports()
     out = NDIOutput("dvtex-test", 60, 32, 32)
     show = Running(onnx_model, [out], fps=60)
-    wait_until(lambda: listening(5961))  # a receiver that finds no sender backs off for seconds
-    ndi, receiver = ndi_receiver()
+    # the sender's port: 5961 for the first NDI sender on a machine, the next free one after that
+    wait_until(lambda: [p for p in own_listening_ports() - before if p > 5960])
+    port = min(p for p in own_listening_ports() - before if p > 5960)
+    ndi, receiver = ndi_receiver(port)
     got = {}
     try:
         end = time.monotonic() + 30
@@ -327,3 +347,12 @@ def test_headless_plays_at_the_rate_into_its_outputs(demo_model, tmp_path):
     data = json.loads(stats.read_text())
     assert data["frames"] == 20 and data["fps_target"] == 29.97
     assert "OSC 127.0.0.1:" in proc.stderr  # listening on localhost
+
+
+@pytest.mark.parametrize("url, fragment", [("rtmp://127.0.0.1:1/live/x", "cannot connect"),
+                                           ("srt://127.0.0.1:9/x", "srt")])
+def test_a_stream_that_cannot_open_is_refused_in_one_line(demo_model, url, fragment):
+    proc = run_module("dvtex.player", demo_model, "--headless", "--stream", url, "--frames", "3")
+    if url.startswith("srt") and proc.returncode == 0:
+        pytest.skip("this PyAV's FFmpeg has SRT")
+    assert_user_error(proc, "--stream", fragment)
