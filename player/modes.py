@@ -53,7 +53,7 @@ def render_to_file(args, source, audio):
 
 
 def measure_throughput(args, source):
-    """--headless: decode as fast as possible, --batch states a call."""
+    """--benchmark: decode as fast as possible, --batch states a call."""
     announce(args, source, None)
     frames = args.frames or 1000
     rate = source.decode_rate(frames)

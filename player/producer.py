@@ -15,8 +15,8 @@ SLOTS = 3
 
 
 class FrameProducer:
-    """Makes a FrameSource's frames on its own thread. The display side uses only `take()`, `current()`
-    and the controls (pause, step, reseed, speed, gain)."""
+    """Makes a FrameSource's frames on its own thread. The display side uses only `take()`, `current()`,
+    `info` and `controls` (the source's control surface: pause and step act here)."""
 
     def __init__(self, source, stats=None):
         self.source, self.stats = source, stats
@@ -83,26 +83,6 @@ class FrameProducer:
     @property
     def info(self):
         return self.source.info
-
-    @property
-    def speed(self):
-        return self.source.speed
-
-    @speed.setter
-    def speed(self, s):
-        self.source.speed = s
-
-    @property
-    def gain(self):
-        return self.source.gain
-
-    @gain.setter
-    def gain(self, g):
-        self.source.gain = g
-
-    @property
-    def seed(self):
-        return self.source.seed
 
     def step(self):
         """While paused: make exactly one more frame."""
