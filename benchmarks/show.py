@@ -4,7 +4,9 @@
      controls (target: at most 2 frames at 30 FPS), in a window
   2. pacing with a window + an NDI sender (a receiver connected and draining) + a UDP H.264 stream at
      once (target: p99 |interval - 1/fps| <= 3 ms, no dropped frame)
-  3. soak: the headless show streaming to NDI and UDP for --soak-minutes; RSS sampled every 30 s
+  3. crossfades: a window playing a two-model playlist (the demo model twice: two decoders, two latent
+     processes), switching every 2 s with a 1 s crossfade, so half the time both decode (target as 2.)
+  4. soak: the headless show streaming to NDI and UDP for --soak-minutes; RSS sampled every 30 s
      (target: flat, growth after warm-up <= 2 MiB)
 
     xvfb-run -a python benchmarks/show.py --json benchmarks/results/show.json
@@ -142,6 +144,23 @@ def bench_pacing(fps, seconds):
             "ndi_received": received[0], "stream_sent": stream.sent}
 
 
+def bench_crossfade(fps, seconds):
+    from dvtex.player.playlist import Playlist
+
+    playlist = Playlist([FrameSource.open(DEMO, provider="cpu", seed=s) for s in (0, 1)], fps, switch_every=2.0,
+                        crossfade=1.0, log=lambda m: None)
+    stats = PlaybackStats(fps, playlist.provider)
+    producer = FrameProducer(playlist, stats).start()
+    window = window_for(producer, fps, stats)
+    window.run(int(seconds * fps))
+    producer.stop()
+    window.close()
+    s = stats.summary()
+    return {"fps": fps, "seconds": seconds, "frames": s["frames"], "pacing_error_ms_p99": s["pacing_error_ms"]["p99"],
+            "pacing_error_ms_max": s["pacing_error_ms"]["max"], "dropped": s["dropped"],
+            "decode_ms_p99": s["decode_ms"]["p99"]}
+
+
 def bench_soak(fps, minutes):
     port, stop_sink = udp_sink()
     source = FrameSource.open(DEMO, provider="cpu")
@@ -188,9 +207,12 @@ def main():
     print(f"2. window + NDI + UDP stream, {r['seconds']:g} s: p99 jitter {r['pacing_error_ms_p99']:.2f} ms, "
           f"max {r['pacing_error_ms_max']:.2f} ms, {r['dropped']} dropped; NDI {r['ndi_sent']} sent, "
           f"{r['ndi_received']} received; stream {r['stream_sent']} sent")
+    result["crossfade"] = r = bench_crossfade(args.fps, args.pace_seconds)
+    print(f"3. playlist crossfading half the time, {r['seconds']:g} s: p99 jitter {r['pacing_error_ms_p99']:.2f} ms, "
+          f"max {r['pacing_error_ms_max']:.2f} ms, {r['dropped']} dropped; decode+blend p99 {r['decode_ms_p99']:.2f} ms")
     if args.soak_minutes:
         result["soak"] = r = bench_soak(args.fps, args.soak_minutes)
-        print(f"3. {r['minutes']:g} min headless to NDI + UDP: {r['frames']} frames, {r['dropped']} dropped, RSS "
+        print(f"4. {r['minutes']:g} min headless to NDI + UDP: {r['frames']} frames, {r['dropped']} dropped, RSS "
               f"{r['rss_mb_after_warmup']:.1f} -> {r['rss_mb_end']:.1f} MiB ({r['growth_mb']:+.2f} MiB)")
     write_result(args.json, result)
 

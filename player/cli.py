@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-from dvtex.errors import ArgumentParser, cli_entry, count, number
+from dvtex.errors import ArgumentParser, cli_entry, count, number, positive
 from dvtex.player.stream import GAIN_RANGE, SPEED_RANGE
 
 
@@ -66,8 +66,12 @@ def check_modes(p, args):
         p.error("--headless plays live; --out FILE renders offline (drop one), or stream with --out - or --stream")
     if offline and live:
         p.error(f"--out renders offline, as fast as it can; {live[0]} is for live play (add --headless, or drop --out)")
+    if args.audio_file and args.out and args.out.lower().endswith(".webm"):
+        p.error("a WebM render carries no sound track here: render with --audio-file to .mp4 or .mkv")
     if offline and args.audio is not None:
         p.error("--out renders offline: use --audio-file, not a live --audio input")
+    if args.loop and args.start != 0:
+        p.error("--loop draws its own start from the stationary law; drop --start")
     if args.ndi is not None and not args.ndi.strip():
         p.error("--ndi needs a source name, e.g. --ndi dvtex")
     if args.midi_map and args.midi is None:
@@ -83,9 +87,20 @@ def check_modes(p, args):
         check_stream_url(args.stream)
 
 
+def explicit_options(parser, argv):
+    """The destinations of the options written on the command line (a scene fills only the others)."""
+    given = {"models"} if any(not a.startswith("-") and a.lower().endswith(".onnx") for a in argv) else set()
+    for token in argv:
+        action = parser._option_string_actions.get(token.split("=", 1)[0])  # argparse keeps no public map
+        if action is not None:
+            given.add(action.dest)
+    return given
+
+
 def parse_args(argv):
     p = ArgumentParser(prog="dvtex-play", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", nargs="?", help="a .onnx file written by dvtex-export (default: the bundled demo fire)")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help="a .onnx file written by dvtex-export (default: the bundled demo fire); several play in turn")
     p.add_argument("--demo", action="store_true", help="play the demo model that ships with dvtex")
     p.add_argument("--fps", type=number(0.01, 1000), default=30.0, help="frame rate, any rate such as 29.97 (default 30)")
     p.add_argument("--provider", default="auto", choices=["auto", "cuda", "cpu"], help="ONNX Runtime provider (default auto)")
@@ -101,6 +116,14 @@ def parse_args(argv):
     p.add_argument("--vsync", action="store_true", help="wait for vertical sync (off by default: the clock paces)")
     p.add_argument("--overlay", action="store_true", help="start with the overlay shown (H toggles it)")
     p.add_argument("--frames", type=count(1), help="stop after N frames (with --out: frames to render, default 10 s)")
+    p.add_argument("--switch-every", type=positive, metavar="SECONDS", help="several models: the next one every SECONDS")
+    p.add_argument("--crossfade", type=number(0, 60), default=0.0, metavar="SECONDS",
+                   help="several models: blend into the next over SECONDS (default 0: a cut)")
+    p.add_argument("--shuffle", action="store_true", help="several models: play them in a random order (by --seed)")
+    p.add_argument("--scene", action="append", metavar="FILE",
+                   help="start from a saved scene (JSON/TOML; options given here win); repeat it: /dvtex/scene i recalls the i-th")
+    p.add_argument("--loop", type=count(2, 100_000), metavar="N",
+                   help="play a perfect loop of N frames (with --out: render one loop that repeats seamlessly)")
     p.add_argument("--out", help="render to FILE.mp4 / FILE.gif / a folder of PNGs, without a window")
     p.add_argument("--headless", action="store_true", help="no window: play at exactly --fps into the outputs")
     p.add_argument("--benchmark", action="store_true", help="no window: decode as fast as possible, print frames/s")
@@ -124,10 +147,16 @@ def parse_args(argv):
                        help="route strengths, 0 turns one off (default gain=1.0,kick=1.0,speed=0.5)")
     sound.add_argument("--list-audio-devices", action="store_true", help="list sound devices and exit")
     args = p.parse_args(argv)
-    if args.demo and args.model:
+    args.scenes = []
+    if args.scene:
+        from dvtex.player.scene import apply_to_args, load_scene
+
+        args.scenes = [load_scene(path) for path in args.scene]
+        apply_to_args(args.scenes[0], args, explicit_options(p, sys.argv[1:] if argv is None else argv))
+    if args.demo and args.models:
         p.error("give a model file or --demo, not both")
-    if args.model is None:
-        args.model = DEMO
+    args.models = args.models or [DEMO]
+    args.model = args.models[0]
     if args.audio is not None and args.audio_file:
         p.error("give --audio or --audio-file, not both")
     check_modes(p, args)
@@ -135,8 +164,13 @@ def parse_args(argv):
         p.error(f"--audio-file {args.audio_file}: no such file")
     if not os.path.isdir(args.capture_dir):
         p.error(f"--capture-dir {args.capture_dir}: no such folder")
-    if os.path.isdir(args.model):
-        p.error(f"{args.model} is a folder; name the .onnx file in it")
+    for model in args.models:
+        if os.path.isdir(model):
+            p.error(f"{model} is a folder; name the .onnx file in it")
+    if len(args.models) == 1 and (args.switch_every or args.crossfade or args.shuffle):
+        p.error("--switch-every, --crossfade and --shuffle play several models: give more than one")
+    if len(args.models) > 1 and (args.loop or args.audio is not None or args.audio_file or args.benchmark):
+        p.error("several models play as a playlist, without --loop, sound or --benchmark (give one model for those)")
     return args
 
 

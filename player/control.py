@@ -14,6 +14,7 @@ from dvtex.player.stream import GAIN_RANGE, SPEED_RANGE
 REACT_RANGE = (0.0, 10.0)
 KICK_RANGE = (0.0, 10.0)
 ROUTES = ("gain", "kick", "speed")
+CROSSFADE_RANGE = (0.0, 60.0)
 
 
 def clamp(value, bounds):
@@ -73,6 +74,16 @@ class Controls:
             raise ValueError(f"a seed is a whole number >= 0, not {seed!r}")
         self._request("reseed", None if seed is None else int(seed))
 
+    def select_model(self, index):
+        """A playlist's model `index` (0-based), faded to with its crossfade."""
+        self._request("model", int(index))
+
+    def next_model(self, by=1):
+        self._request("next", int(by))
+
+    def set_crossfade(self, seconds):
+        self._request("crossfade", clamp(seconds, CROSSFADE_RANGE))
+
     # what they read
     @property
     def speed(self):
@@ -102,7 +113,7 @@ class Controls:
             kick, self._kick = self._kick, 0.0
         if not pending and not kick:
             return 0.0
-        for name, value in pending.items():
+        for name, value in sorted(pending.items(), key=lambda item: item[0] != "crossfade"):  # a fade's length first
             if name == "speed":
                 self.source.speed = value
             elif name == "gain":
@@ -111,6 +122,13 @@ class Controls:
                 self.source.reseed(value)
             elif name.startswith("react_") and self.source.reactor is not None:
                 setattr(self.source.reactor.reaction, name[len("react_"):], value)
+            elif name in ("model", "next", "crossfade") and hasattr(self.source, "select"):  # a playlist
+                if name == "model" and 0 <= value < len(self.source.models):
+                    self.source.select(value)
+                elif name == "next":
+                    self.source.advance(value)
+                elif name == "crossfade":
+                    self.source.crossfade = value
         self.applied += len(pending) + bool(kick)
         self.applied_at_step = self.source.steps + 1
         return kick

@@ -14,6 +14,7 @@ def log(message):
 def open_window(producer, args, stats):
     import pyglet
 
+    from dvtex.player.scene import save_scene
     from dvtex.player.window import PlayerWindow  # imports pyglet's GL: only when a window is wanted
 
     def recorder(path):
@@ -22,9 +23,11 @@ def open_window(producer, args, stats):
         return VideoWriter(path, args.fps, producer.info.width, producer.info.height)
 
     try:
-        return PlayerWindow(producer, args.fps, stats, size=args.size, fullscreen=args.fullscreen,
-                            nearest=args.nearest, vsync=args.vsync, overlay=args.overlay, recorder=recorder, log=log,
-                            capture_dir=args.capture_dir)
+        window = PlayerWindow(producer, args.fps, stats, size=args.size, fullscreen=args.fullscreen,
+                              nearest=args.nearest, vsync=args.vsync, overlay=args.overlay, recorder=recorder, log=log,
+                              capture_dir=args.capture_dir)
+        window.scene_saver = lambda folder: save_scene(folder, args, producer.source)
+        return window
     except (pyglet.window.NoSuchDisplayException, pyglet.window.NoSuchConfigException, pyglet.gl.ContextException) as err:
         raise UserError(f"could not open an OpenGL 3.3 window ({err}); use --out FILE, or xvfb-run with Mesa") from None
 
@@ -41,10 +44,10 @@ def render_to_file(args, source, audio):
     from dvtex.player.render import open_writer, render
 
     track = (audio.samples, audio.samplerate) if audio is not None else None
-    frames = args.frames or max(1, int(round(10 * args.fps)))
+    frames = args.frames or args.loop or max(1, int(round(10 * args.fps)))  # a loop: exactly one
     try:
         writer = PipeOutput() if args.out == "-" else \
-            open_writer(args.out, args.fps, source.info.width, source.info.height, audio=track)
+            open_writer(args.out, args.fps, source.info.width, source.info.height, audio=track, loop=bool(args.loop))
         announce(args, source, audio)
         rate = render(source, frames, writer, audio)
     except OSError as err:  # a full disk, a folder removed meanwhile: PyAV's and PIL's errors are OSErrors
@@ -64,7 +67,9 @@ def measure_throughput(args, source):
 def announce(args, source, audio):
     """What plays, once everything that could refuse has been checked."""
     info = source.info
-    log(f"{os.path.basename(args.model)}: {info.width}x{info.height}, n = {info.n}, decoding with {source.provider}"
+    names = ", ".join(os.path.basename(m) for m in args.models)
+    log(f"{names}: {info.width}x{info.height}, decoding with {source.provider}"
+        + (f", a perfect loop of {args.loop} frames ({args.loop / args.fps:.2f} s)" if args.loop else "")
         + (f", {audio.describe()}" if audio is not None else ""))
 
 
@@ -87,7 +92,8 @@ def open_show(args, source, audio):
         if args.osc:
             from dvtex.player.osc import OscControl, parse_endpoint
 
-            controllers.append(OscControl(source.controls, *parse_endpoint(args.osc)).start())
+            controllers.append(OscControl(source.controls, *parse_endpoint(args.osc), scenes=args.scenes,
+                                          models=args.models).start())
         if args.midi is not None:
             from dvtex.player.midi import MidiControl, load_map
 
@@ -144,7 +150,6 @@ def stop(show):
 
 
 def play(args, t_start):
-    from dvtex.player.source import FrameSource
     from dvtex.player.stats import PlaybackStats
 
     if not (args.out or args.headless or args.benchmark):
@@ -160,8 +165,7 @@ def play(args, t_start):
 
         load_map(args.midi_map), input_names()  # no MIDI system: say so before loading anything
     batch = args.batch if args.benchmark else 1
-    source = FrameSource.open(args.model, seed=args.seed, provider=args.provider, start=args.start, speed=args.speed,
-                              gain=args.gain, threads=args.threads, batch=batch, cuda_graph=args.cuda_graph, log=log)
+    source = open_source(args, batch)
     audio = None
     try:
         audio = open_audio(args, source)
@@ -179,6 +183,27 @@ def play(args, t_start):
     if args.stats_json:
         stats.write_json(args.stats_json)
     return 0
+
+
+def open_source(args, batch=1):
+    """One model's FrameSource, or a Playlist of several."""
+    from dvtex.player.playlist import Playlist
+    from dvtex.player.source import FrameSource
+
+    sources = []
+    try:
+        for model in args.models:
+            sources.append(FrameSource.open(model, seed=args.seed, provider=args.provider, start=args.start,
+                                            speed=args.speed, gain=args.gain, threads=args.threads, batch=batch,
+                                            cuda_graph=args.cuda_graph, log=log, loop=args.loop))
+    except BaseException:
+        for s in sources:
+            s.close()
+        raise
+    if len(sources) == 1:
+        return sources[0]
+    return Playlist(sources, args.fps, switch_every=args.switch_every, crossfade=args.crossfade, shuffle=args.shuffle,
+                    seed=args.seed, log=log)
 
 
 def open_audio(args, source):

@@ -2,6 +2,7 @@
 
     /dvtex/speed f   /dvtex/gain f   /dvtex/pause i   /dvtex/step   /dvtex/reseed [i]   /dvtex/kick [f]
     /dvtex/react/gain f   /dvtex/react/kick f   /dvtex/react/speed f
+    /dvtex/model i   /dvtex/next [i]   /dvtex/crossfade f   (a playlist)   /dvtex/scene i   (the i-th --scene)
 
 Each message becomes a call on the one control surface (dvtex.player.control.Controls), applied before
 the next frame; values out of range are clamped as the keys clamp them. A packet that does not parse,
@@ -14,7 +15,8 @@ import threading
 from dvtex.errors import UserError
 
 PREFIX = "/dvtex/"
-ADDRESSES = ("speed", "gain", "pause", "step", "reseed", "kick", "react/gain", "react/kick", "react/speed")
+ADDRESSES = ("speed", "gain", "pause", "step", "reseed", "kick", "react/gain", "react/kick", "react/speed",
+             "model", "next", "crossfade", "scene")
 
 
 def parse_endpoint(text, default_host="127.0.0.1", option="--osc"):
@@ -33,11 +35,11 @@ def parse_endpoint(text, default_host="127.0.0.1", option="--osc"):
 class OscControl:
     """A thread that receives OSC packets and turns them into Controls calls."""
 
-    def __init__(self, controls, host="127.0.0.1", port=9000):
+    def __init__(self, controls, host="127.0.0.1", port=9000, scenes=(), models=()):
         from pythonosc import osc_packet
 
         self._parse, self._parse_error = osc_packet.OscPacket, osc_packet.ParseError
-        self.controls = controls
+        self.controls, self.scenes, self.models = controls, list(scenes), list(models)
         self.received = self.applied = self.malformed = self.unknown = 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -105,6 +107,16 @@ class OscControl:
             c.reseed(int(args[0]) if args else None)
         elif name == "kick":
             c.kick(args[0] if args else 1.0)
+        elif name == "model":
+            c.select_model(int(args[0]))
+        elif name == "next":
+            c.next_model(int(args[0]) if args else 1)
+        elif name == "crossfade":
+            c.set_crossfade(args[0])
+        elif name == "scene":
+            from dvtex.player.scene import recall
+
+            recall(self.scenes[int(args[0])], c, self.models)  # IndexError: not one of the --scene files
         else:  # react/ROUTE
             c.set_react(name.split("/", 1)[1], args[0])
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from dvtex.errors import UserError
 
-VIDEO_EXTS = (".mp4", ".mkv", ".mov")
+VIDEO_EXTS = (".mp4", ".mkv", ".mov", ".webm")
 
 
 NTSC = {Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001), Fraction(120000, 1001)}
@@ -25,18 +25,23 @@ def frame_rate(fps):
 
 
 class VideoWriter:
-    """H.264 in MP4/MKV/MOV at a fixed frame rate; frames are uint8 (H, W, 3). With `audio`
+    """H.264 in MP4/MKV/MOV, VP9 in WebM, at a fixed frame rate; frames are uint8 (H, W, 3). With `audio`
     (mono float32 samples, samplerate) an AAC track of the same duration is muxed in at close."""
 
-    def __init__(self, path, fps, width, height, audio=None):
+    def __init__(self, path, fps, width, height, audio=None, intra=False):
         import av
 
         self.path, self.frames, self.fps, self.audio = path, 0, fps, audio
+        webm = path.lower().endswith(".webm")
         self.container = av.open(path, "w")
-        self.stream = self.container.add_stream("libx264", rate=frame_rate(fps))
+        self.stream = self.container.add_stream("libvpx-vp9" if webm else "libx264", rate=frame_rate(fps))
         self.stream.width, self.stream.height = width + width % 2, height + height % 2  # yuv420p needs even sizes
         self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"crf": "18", "preset": "veryfast"}
+        # VP9 for web pages (<video autoplay loop muted playsinline>): constant quality, every frame kept
+        self.stream.options = {"crf": "30", "b": "0", "deadline": "good", "cpu-used": "4"} if webm else \
+            {"crf": "18", "preset": "veryfast"}
+        if intra:  # a loop: every frame a keyframe, so coding noise is no different across the seam than inside
+            self.stream.options = {**self.stream.options, "g": "1"}
         if audio is not None:
             self.audio_stream = self.container.add_stream("aac", rate=audio[1], layout="mono")
 
@@ -120,11 +125,12 @@ def writer_class(path):
     return PngWriter
 
 
-def open_writer(path, fps, width, height, audio=None):
-    """A writer chosen by the name (see writer_class); `audio` is muxed into a video."""
+def open_writer(path, fps, width, height, audio=None, loop=False):
+    """A writer chosen by the name (see writer_class); `audio` is muxed into a video; a `loop` is coded
+    intra-only so that it repeats without a seam."""
     cls = writer_class(path)
     if cls is VideoWriter:
-        return VideoWriter(path, fps, width, height, audio)
+        return VideoWriter(path, fps, width, height, audio, intra=loop)
     return cls(path, fps, width, height)
 
 

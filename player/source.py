@@ -12,7 +12,7 @@ from dvtex.errors import UserError
 from dvtex.player.audio_features import BURST_SCALE
 from dvtex.player.control import Controls
 from dvtex.player.decoder import FrameDecoder
-from dvtex.player.stream import LatentStream
+from dvtex.player.stream import LatentStream, LoopStream
 
 
 class FrameSource:
@@ -25,10 +25,12 @@ class FrameSource:
 
     @classmethod
     def open(cls, path, seed=0, provider="auto", start=0, speed=1.0, gain=1.0, threads=2, batch=1,
-             cuda_graph=False, log=None):
+             cuda_graph=False, log=None, loop=None):
+        """A model file's source; `loop=N` plays a perfect loop of N frames instead of the free process."""
         decoder = FrameDecoder(path, provider, batch=batch, threads=threads, cuda_graph=cuda_graph, log=log)
         try:
-            latent = LatentStream(decoder.info, seed=seed, start=start, speed=speed, gain=gain)
+            latent = LoopStream(decoder.info, loop, seed=seed, speed=speed, gain=gain) if loop else \
+                LatentStream(decoder.info, seed=seed, start=start, speed=speed, gain=gain)
         except IndexError as err:
             decoder.close()
             raise UserError(f"--start: {err}") from None

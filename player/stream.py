@@ -86,3 +86,40 @@ class LatentStream:
         self._out[0] = self._h
         self.steps += 1
         return self._out
+
+
+class LoopStream(LatentStream):
+    """A perfect loop of `frames` states (dvtex.player.loop), played round and round. The loop is drawn
+    for the speed it plays at; a new speed (or reseed) draws a new loop, taken at the next seam so the
+    picture never jumps. Noise gain and kicks act on a free process, so a loop ignores them."""
+
+    def __init__(self, info, frames, seed=0, speed=1.0, gain=1.0):
+        self.frames = int(frames)
+        self._loop, self._loop_speed, self._index = None, None, 0
+        super().__init__(info, seed=seed, start="random", speed=speed, gain=gain)
+
+    def _draw(self):
+        from dvtex.player.loop import perfect_loop
+
+        A_s, B_s = self.scaler(self._speed)
+        self._loop = perfect_loop(A_s, B_s, self.frames, np.random.default_rng([self.seed, 17])).astype(np.float32)
+        self._loop_speed = self._speed
+
+    def reseed(self, seed=None):
+        super().reseed(seed)
+        self._loop, self._index = None, 0  # a new loop from the new seed, from its start
+
+    def step(self, burst=None):
+        """The next state of the loop; at the seam, a new loop if the speed changed."""
+        if self._loop is None or (self._index == 0 and self._loop_speed != self._speed):
+            self._draw()
+        self._out[0] = self._loop[self._index]
+        self._index = (self._index + 1) % self.frames
+        self.steps += 1
+        return self._out
+
+    def states(self):
+        """The whole loop, (frames, n) float32 (drawn at the current speed if not yet)."""
+        if self._loop is None:
+            self._draw()
+        return self._loop

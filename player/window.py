@@ -125,6 +125,7 @@ class PlayerWindow:
         self.audio = None  # an AudioSource, shown in the overlay
         self.extras = []  # other things with a describe() for the overlay: the OSC server, outputs
         self.outputs = None  # dvtex.player.outputs.Outputs: NDI, streams, OSC feedback
+        self.scene_saver = None  # folder -> path of the scene file written (W)
 
     def on_resize(self, width, height):
         self.texture.fit(*self.window.get_framebuffer_size())
@@ -147,6 +148,12 @@ class PlayerWindow:
             c.reseed()
         elif symbol == key.K:
             c.kick()
+        elif symbol == key.N:
+            c.next_model(1)
+        elif symbol == key.P:
+            c.next_model(-1)
+        elif key._1 <= symbol <= key._9:
+            c.select_model(symbol - key._1)
         elif symbol == key.UP:
             c.scale_speed(SPEED_STEP)
         elif symbol == key.DOWN:
@@ -163,6 +170,8 @@ class PlayerWindow:
             self.screenshot()
         elif symbol == key.V:
             self.toggle_recording()
+        elif symbol == key.W and self.scene_saver is not None:
+            self.save_scene()
         return pyglet.event.EVENT_HANDLED
 
     def fault(self, what, path, err):
@@ -189,6 +198,15 @@ class PlayerWindow:
             self.fault("screenshot", path, err)
             return None
         self.log(f"screenshot {path}")
+        return path
+
+    def save_scene(self):
+        try:
+            path = self.scene_saver(self.capture_dir)
+        except (OSError, ValueError) as err:
+            self.fault("scene", self.capture_dir, err)
+            return None
+        self.log(f"scene {path}")
         return path
 
     def toggle_recording(self):
