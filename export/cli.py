@@ -29,7 +29,8 @@ def from_checkpoint(path):
     ckpt = load_checkpoint(path)
     model = build_model(ckpt)
     cfg = model.cfg
-    facts = {"height": cfg.size, "width": cfg.size, "channels": cfg.channels, "sigma_y2": cfg.sigma_y2,
+    facts = {"height": cfg.size, "width": cfg.size, "channels": cfg.channels, "sigma_y2": model.output_variance(),
+             "likelihood": cfg.likelihood, "texture": cfg.texture, "motion": cfg.motion,
              "lam": cfg.lam, "steps": int(ckpt["step"]), "data": ckpt["data"], "preset": cfg.preset,
              "net_width": cfg.width, "source": "dvtex checkpoint", "method": ckpt.get("method", "dvae")}
     return model.decoder, model.A.detach().double().numpy(), model.B.detach().double().numpy(), \

@@ -22,6 +22,8 @@ OPTIONS = [
     (["--preview-every", "-1"], "--preview-every"), (["--seed", "-1"], "--seed"), (["--method", "gan"], "--method"),
     (["--preset", "foo"], "--preset"), (["--mask", "saltpepper:1.5"], "--mask"), (["--mask", "saltpepper:nan"], "--mask"),
     (["--mask", "blur:0.5"], "--mask"), (["--method", "lds", "--mask", "rect:0.5"], "complete frames"),
+    (["--recipe", "crisp"], "--recipe"), (["--texture", "-1"], "--texture"), (["--texture", "nan"], "--texture"),
+    (["--motion", "inf"], "--motion"),
 ]
 if not torch.cuda.is_available():
     OPTIONS.append((["--device", "cuda"], "--device cuda"))

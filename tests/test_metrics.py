@@ -96,3 +96,12 @@ def test_fid_on_inception_features_is_zero_with_itself_and_larger_for_another_te
     assert abs(frechet_distance(f_fire0, f_fire0)) < 1e-3
     assert frechet_distance(f_fire0, f_fire1) < frechet_distance(f_fire0, f_water)
     assert kernel_inception_distance(f_fire0, f_fire1, subsets=10) < kernel_inception_distance(f_fire0, f_water, subsets=10)
+
+
+def test_the_floor_is_low_for_a_stationary_source_and_high_for_one_that_changes(fire, water):
+    from dvtex.eval.scoring import floor_scores
+
+    steady = floor_scores(fire[0], 0)  # fid_frames 0: no Inception, KID left out
+    changing = floor_scores(np.concatenate([fire[0][:40], water[:40]]), 0)
+    assert steady["kid"] is None and changing["swd"] > 3 * steady["swd"]
+    assert 0.5 < steady["motion_ratio"] < 2

@@ -9,7 +9,8 @@ hardware, minutes and seeds. Models and contact sheets go to --out.
   textures    the same three on each source (videos, procedural:fire|water|lights): FID and KID
               (Inception-v3), SWD, temporal spectrum distance, motion ratio, drift over a long
               run, copy ratio; a contact sheet per source (training | LDS | VAE+VAR | DVAE); and
-              per source, what 10 principal components hold of it and its lag-1 correlation
+              per source, what 10 principal components hold of it, its lag-1 correlation, and its
+              floor (KID and SWD of its first half against its second)
   incomplete  DVAE on frames with --mask against DVAE on full frames, both scored on full frames
 """
 
@@ -36,7 +37,9 @@ def parse_args(argv):
     p.add_argument("--mask", help="incomplete: saltpepper:P, rect:P, or a mask video/folder")
     p.add_argument("--preset", default="cows64", choices=sorted(PRESETS), help="textures/incomplete: model preset (default cows64, 64x64)")
     p.add_argument("--width", type=count(1), default=32, help="network width d (default 32)")
-    p.add_argument("--sigma-y2", type=positive, help="textures/incomplete: output variance (default: the preset's)")
+    p.add_argument("--recipe", default="paper", choices=["paper", "sharp"],
+                   help="textures/incomplete: the DVAE's and VAE+VAR's training recipe (default paper)")
+    p.add_argument("--sigma-y2", type=positive, help="textures/incomplete: fix the output variance (default: the recipe's)")
     p.add_argument("--reuse", action="store_true",
                    help="keep the models an earlier run with the same recipe and --steps left in --out, and score them again")
     p.add_argument("--seed", type=count(0), default=0)
@@ -71,7 +74,8 @@ def check_args(args):
     from dvtex.eval.tasks import load_real
 
     recipe = {"sources": ["digits:01234"], "preset": "mnist32"} if args.task == "digits" else \
-        {"sources": args.sources, "preset": args.preset, "sigma_y2": args.sigma_y2, "mask": args.mask}
+        {"sources": args.sources, "preset": args.preset, "sigma_y2": args.sigma_y2, "mask": args.mask,
+         "recipe": args.recipe}
     eval_config("dvae", os.path.join(args.out, "x.pt"), args.budget, args.seed, width=args.width, **recipe).validate()
     if args.json:
         writable_file(args.json, "--json")  # not hours later, when the figures are ready

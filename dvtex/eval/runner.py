@@ -12,7 +12,8 @@ from dvtex.train.checkpoint import load_checkpoint
 
 LABELS = {"dvae": "DVAE", "vae+var": "VAE+VAR", "lds": "LDS", "dvae-masked": "DVAE (masked)", "dvae-full": "DVAE (full)"}
 # The digit experiment's recipe (README): mnist32, batch 64, Adam 1e-3 with A and B at 1e-2, sigma_y2 = 32.
-DIGIT_RECIPE = dict(sources=["digits:01234"], preset="mnist32", batch=64, lr=1e-3, lr_dynamics=1e-2, sigma_y2=32.0)
+DIGIT_RECIPE = dict(sources=["digits:01234"], preset="mnist32", batch=64, lr=1e-3, lr_dynamics=1e-2, sigma_y2=32.0,
+                    recipe="paper")
 
 
 def eval_config(method, output, budget, seed, **recipe):
@@ -27,8 +28,8 @@ def reusable(ckpt, config):
     LDS is always whole, and its fit depends on neither sigma_y2 nor the optimiser's settings."""
     stored, config = TrainConfig.from_dict(ckpt["train_config"]).resolved(), config.resolved()
     ignore = set(model_class(config.method).ignores)
-    mine = {k: v for k, v in config.recipe().items() if k not in ignore}
-    theirs = {k: v for k, v in stored.recipe().items() if k not in ignore}
+    mine = {k: v for k, v in config.model_recipe().items() if k not in ignore}
+    theirs = {k: v for k, v in stored.model_recipe().items() if k not in ignore}
     whole = not model_class(config.method).learns_by_steps or (
         config.minutes is None and stored.minutes is None and ckpt["step"] >= config.steps)
     return mine == theirs and whole
@@ -71,7 +72,8 @@ def train_model(config, log, snapshot_every=0, reuse=False):
 
 def describe(config):
     budget = f"{config.steps} steps" if config.minutes is None else f"{config.minutes:g} minutes"
-    recipe = {k: v for k, v in config.recipe().items() if v not in (None, False) and k not in ("method", "sources")}
+    recipe = {k: v for k, v in config.model_recipe().items() if v is not None and v is not False
+              and k not in ("method", "sources")}
     return f"{' '.join(config.sources)}, {budget}, " + ", ".join(f"{k} {v}" for k, v in recipe.items())
 
 

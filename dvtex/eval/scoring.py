@@ -59,6 +59,21 @@ class Scorer:
         return scores
 
 
+def floor_scores(real, fid_frames):
+    """What a perfect model could score on these few frames: the source's first half against its second
+    (KID, SWD, motion ratio). KID is None without the Inception weights."""
+    from dvtex.eval.metrics import InceptionFeatures, fid_weights_path, kernel_inception_distance, sliced_wasserstein
+    from dvtex.eval.metrics import temporal_distance
+
+    half = len(real) // 2
+    first, second = real[:half], real[half:2 * half]
+    kid = None
+    if fid_weights_path() is not None and fid_frames:
+        inception = InceptionFeatures()
+        kid = kernel_inception_distance(inception(evenly(first, fid_frames)), inception(evenly(second, fid_frames)))
+    return {"kid": kid, "swd": sliced_wasserstein(first, second)["mean"], **temporal_distance(first, second)}
+
+
 def judge_runs(judge, ckpt, seeds, frames):
     """Synthesise `seeds` sequences of `frames` frames and judge them: (frames of each run, summary)."""
     from dvtex.eval.digits import judge_sequence

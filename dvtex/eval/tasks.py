@@ -8,7 +8,7 @@ import numpy as np
 
 from dvtex.eval.reports import contact_sheet, print_table
 from dvtex.eval.runner import DIGIT_RECIPE, LABELS, eval_config, minutes_of, train_model
-from dvtex.eval.scoring import Scorer, judge_runs, long_run, stabilized
+from dvtex.eval.scoring import Scorer, floor_scores, judge_runs, long_run, stabilized
 from dvtex.train.model import PRESETS
 
 BASELINES = ("lds", "vae+var", "dvae")  # the textures' order: table columns, contact sheet rows after the training frames
@@ -94,7 +94,8 @@ def load_real(args):
 def network(args, method, spec, label=None, mask=None):
     """The TrainConfig of one network of the textures' and incomplete tasks."""
     return eval_config(method, model_path(args, source_name(spec), label or method, mask), args.budget, args.seed,
-                       sources=[spec], preset=args.preset, width=args.width, sigma_y2=args.sigma_y2, mask=mask)
+                       sources=[spec], preset=args.preset, width=args.width, sigma_y2=args.sigma_y2, mask=mask,
+                       recipe="paper" if method == "lds" else args.recipe)
 
 
 def run_textures(args, log):
@@ -102,18 +103,25 @@ def run_textures(args, log):
 
     results, sources = [], []
     for spec, real in args.real.items():
-        facts = {"source": source_name(spec), **source_facts(real)}
+        floor = floor_scores(real, args.fid_frames)
+        facts = {"source": source_name(spec), **source_facts(real), "floor_kid": floor["kid"], "floor_swd": floor["swd"]}
         log(f"{facts['source']}: {facts['frames']} frames; 10 principal components hold {facts['pca10_variance']:.1%} "
-            f"of their variance, successive frames correlate {facts['lag1_correlation']:.2f}")
+            f"of their variance, successive frames correlate {facts['lag1_correlation']:.2f}; its first half against "
+            f"its second: KID {floor['kid'] if floor['kid'] is None else round(floor['kid'], 4)}, SWD {floor['swd']:.1f}")
         sources.append(facts)
         results += score_methods(source_name(spec), {m: network(args, m, spec) for m in BASELINES}, real, args, log)
     log("FID per method per sequence (the paper's Table 2; lower is better), and what n = 10 can hold of each:")
     table = [{"name": f["source"], **{LABELS[r["method"]]: r["fid"] for r in results if r["source"] == f["source"]},
               "pca10": f["pca10_variance"], "lag1": f["lag1_correlation"]} for f in sources]
     print_table(table, [LABELS[m] for m in BASELINES] + ["pca10", "lag1"], log)
+    log("KID per method per sequence, and the floor (the source's first half against its second):")
+    table = [{"name": f["source"], **{LABELS[r["method"]]: r["kid"] for r in results if r["source"] == f["source"]},
+              "floor": f["floor_kid"]} for f in sources]
+    print_table(table, [LABELS[m] for m in BASELINES] + ["floor"], log)
     print_table([{**r, "name": f"{r['source']} {r['name']}"} for r in results],
                 ["kid", "swd", "temporal_lsd_db", "motion_ratio", "drift_mean_drift", "copy_ratio"], log)
-    return {"task": "textures", "preset": args.preset, "sigma_y2": args.sigma_y2, "sources": sources, "methods": results}
+    return {"task": "textures", "preset": args.preset, "recipe": args.recipe, "sigma_y2": args.sigma_y2, "sources": sources,
+            "methods": results}
 
 
 def run_incomplete(args, log):
@@ -123,4 +131,5 @@ def run_incomplete(args, log):
     name = source_name(spec)
     results = score_methods(name, configs, args.real[spec], args, log, sheet_name=f"{name}-{mask_slug(args.mask)}")
     print_table(results, ["fid", "kid", "swd", "temporal_lsd_db", "motion_ratio"], log)
-    return {"task": "incomplete", "mask": args.mask, "preset": args.preset, "sigma_y2": args.sigma_y2, "methods": results}
+    return {"task": "incomplete", "mask": args.mask, "preset": args.preset, "recipe": args.recipe, "sigma_y2": args.sigma_y2,
+            "methods": results}

@@ -13,12 +13,15 @@ and T = P^1/2, the state h = T^-1 (x - m) has A_h = T^-1 A T, B_h = T^-1 Q^1/2, 
 into the decoder. The process is the same; its stationary law is N(0, I), as the player expects.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 import torch.nn as nn
 
 from dvtex.dynamics import psd_sqrt, spectral_radius
 from dvtex.train.model import DVAE, Decoder, Encoder, TextureModel, _dcgan_init
+from dvtex.train.objective import process_batch, reconstruction, statistics_terms, variance
 
 MAX_RADIUS = 0.999  # a least-squares A at or beyond the unit circle is scaled back to this
 
@@ -82,7 +85,7 @@ class LDS(_Process):
     method = "lds"
     learns_from_masks = False
     learns_by_steps = False
-    ignores = ("sigma_y2", "batch", "lr", "lr_dynamics", "cosine", "kl_warmup")
+    ignores = ("sigma_y2", "recipe", "texture", "motion", "batch", "lr", "lr_dynamics", "cosine", "kl_warmup")
 
     def __init__(self, cfg):
         super().__init__(cfg)
@@ -144,6 +147,7 @@ class VAEVAR(_Process):
         c_eta = Decoder(cfg)
         c_eta.apply(_dcgan_init)
         self.decoder = StateMap(c_eta, cfg.n)
+        self.track_variance(cfg)
 
     def encode_frames(self, y, mask=None):  # (B, C, H, W)[, (B, 1, H, W)] -> mean, log-variance (B, n)
         if self.cfg.masked:
@@ -159,14 +163,31 @@ class VAEVAR(_Process):
         mu, logvar = self.encode_frames(frames, masks)
         mu_s, logvar_s = mu.repeat(samples, 1), logvar.repeat(samples, 1)
         x = mu_s + torch.randn_like(mu_s) * torch.exp(0.5 * logvar_s)
-        err = (self.decoder.c_eta(x).float() - frames.repeat(samples, 1, 1, 1)) ** 2
+        cfg = self.cfg
+        # the same texture term as the DVAE's, on frames decoded from the VAE's prior N(0, I); no motion
+        # term: its dynamics are fitted afterwards, so no process exists while it trains
+        k = process_batch(len(y)) if cfg.texture and mask is None else 0
+        if k:
+            x = torch.cat([x, torch.randn(2 * k, cfg.n, device=x.device)])
+        decoded = self.decoder.c_eta(x).float()
+        recon = decoded[: len(decoded) - 2 * k]
+        err = (recon - frames.repeat(samples, 1, 1, 1)) ** 2
+        pixels = torch.full((len(err),), float(recon[0].numel()), device=err.device)
         if masks is not None:
-            err = err * masks.repeat(samples, 1, 1, 1)
-        rec = 2 * err.sum(dim=(1, 2, 3)).mean() / self.cfg.sigma_y2
+            seen = masks.repeat(samples, 1, 1, 1)
+            err, pixels = err * seen, seen.expand_as(err).sum(dim=(1, 2, 3))
+        err_sum = err.sum(dim=(1, 2, 3))
+        var = variance(err_sum.sum() / pixels.sum(), cfg)
+        self.note_variance(var)
+        rec = 2 * reconstruction(err_sum, pixels, var, cfg)  # per pair, as the DVAE reports it
+        texture = rec.new_zeros(())
+        if k:
+            fake = torch.cat([decoded[-2 * k:-k], decoded[-k:]], dim=1)  # (k, 2C, H, W), frames unrelated in time
+            texture = statistics_terms(fake, y[:k], c, var, 2.0 * recon[0].numel(), replace(cfg, motion=0.0))[0]
         mu, logvar = mu.float(), logvar.float()
         kl = (mu**2 + logvar.exp() - logvar - 1).sum(dim=1).mean()  # 2 frames x 0.5
         zero = rec.new_zeros(())
-        return {"loss": rec + kl_weight * kl, "rec": rec, "kl": kl, "stat": zero}
+        return {"loss": rec + kl_weight * kl + texture, "rec": rec, "kl": kl, "stat": zero, "texture": texture}
 
     @torch.no_grad()
     def complete(self, pairs, batch=256):

@@ -26,7 +26,12 @@ from dvtex.train.model import DVAEConfig
 FORMAT = "dvtex-checkpoint/2"
 FORMAT_1 = "dvtex-checkpoint/1"
 CONFIG_RANGES = {"size": (1, 16384), "channels": (1, 3), "layers": (2, 10), "kernel1": (1, 64), "width": (1, 4096),
-                 "n": (1, 1024), "sigma_y2": (1e-12, 1e12), "lam": (0, 1e12), "ds": (1, 64)}
+                 "n": (1, 1024), "sigma_y2": (1e-12, 1e12), "lam": (0, 1e12), "ds": (1, 64), "texture": (0, 1e6),
+                 "motion": (0, 1e6)}
+# Fields added to format 2 since it was first written, with the values that reproduce how its older
+# checkpoints were trained (the paper's objective).
+ADDED = {"config": {"likelihood": "fixed", "texture": 0.0, "motion": 0.0},
+         "train_config": {"recipe": "paper", "texture": None, "motion": None}}
 REQUIRED = {"config": dict, "model": dict, "step": int, "data": list, "fps": (int, float), "h0": torch.Tensor}
 
 
@@ -53,6 +58,9 @@ def load_checkpoint(path, map_location="cpu"):
         raise UserError(f"{path} is not a dvtex checkpoint (no '{FORMAT}' tag)")
     if ckpt["format"] == FORMAT_1:
         ckpt = upgrade(ckpt, path)
+    for key, added in ADDED.items():
+        if isinstance(ckpt.get(key), dict):
+            ckpt[key] = {**added, **ckpt[key]}
     check_checkpoint(ckpt, path)
     return ckpt
 

@@ -9,11 +9,12 @@ import argparse
 import os
 import sys
 
-from dvtex.errors import ArgumentParser, cli_entry, positive
+from dvtex.errors import ArgumentParser, cli_entry, number, positive
 from dvtex.train.baselines import METHODS
 from dvtex.train.checkpoint import load_config
 from dvtex.train.config import TrainConfig, resumed
 from dvtex.train.model import PRESETS
+from dvtex.train.objective import RECIPES
 
 
 def parse_args(argv):
@@ -24,7 +25,12 @@ def parse_args(argv):
     p.add_argument("-o", "--output", required=True, help="checkpoint path (.pt)")
     p.add_argument("--preset", choices=sorted(PRESETS), help="the paper's Table 1 configurations (default cows64)")
     p.add_argument("--width", type=int, help="encoder/decoder width d (default 128, the paper's, on CUDA; 32 on a CPU)")
-    p.add_argument("--sigma-y2", type=positive, help="output variance (default: the preset's)")
+    p.add_argument("--recipe", choices=sorted(RECIPES),
+                   help="paper: the preset's fixed sigma_y2, the ELBO alone; sharp: a learnt variance and the "
+                        "played frames' patch and motion statistics (default paper)")
+    p.add_argument("--sigma-y2", type=positive, help="fix the output variance (default: the recipe's)")
+    p.add_argument("--texture", type=number(0, 1e6), help="weight of the patch statistics (default: the recipe's)")
+    p.add_argument("--motion", type=number(0, 1e6), help="weight of the motion statistics (default: the recipe's)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="train until this many steps in all (default 5000)")
     budget.add_argument("--minutes", type=positive, help="train for this many minutes")

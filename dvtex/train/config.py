@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from dvtex.errors import UserError
 from dvtex.train.baselines import METHODS, model_class
 from dvtex.train.model import PRESETS, DVAEConfig
+from dvtex.train.objective import RECIPES
 
 DEFAULT_STEPS = 5000
 RUN_FIELDS = ("output", "steps", "minutes", "device", "save_every", "preview_every", "resume")
@@ -24,7 +25,10 @@ class TrainConfig:
     method: str = "dvae"  # dvae, or a baseline: vae+var, lds
     preset: str = "cows64"  # the paper's Table 1 (dvtex.train.model.PRESETS)
     width: int = None  # network width d; None: 128 on CUDA, 32 on a CPU
-    sigma_y2: float = None  # output variance; None: the preset's
+    recipe: str = "paper"  # what the decoder is trained to match (dvtex.train.objective.RECIPES)
+    sigma_y2: float = None  # output variance; None: the recipe's (paper: the preset's; sharp: learnt)
+    texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
+    motion: float = None  # weight of their frame differences' patch statistics; None: the recipe's
     grey: bool = False  # grey frames even from a colour source
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
     steps: int = None  # budget: steps in all (DEFAULT_STEPS when minutes is None too) ...
@@ -45,7 +49,7 @@ class TrainConfig:
         if self.steps is None and self.minutes is None:
             self.steps = DEFAULT_STEPS
 
-    def recipe(self):
+    def model_recipe(self):
         """The fields that decide the model: all but where and how long the run goes."""
         return {k: v for k, v in asdict(self).items() if k not in RUN_FIELDS}
 
@@ -64,11 +68,22 @@ class TrainConfig:
         """The config with its defaults decided: width (the paper's 128 on CUDA, 32 on a CPU) and the
         preset's sigma_y2. What a checkpoint stores, and what recipes are compared as."""
         width = self.width if self.width is not None else 128 if cuda else 32
-        sigma_y2 = self.sigma_y2 if self.sigma_y2 is not None else PRESETS.get(self.preset, {}).get("sigma_y2")
+        sigma_y2 = self.sigma_y2
+        if sigma_y2 is None and RECIPES.get(self.recipe, {}).get("likelihood") == "fixed":
+            sigma_y2 = PRESETS.get(self.preset, {}).get("sigma_y2")
         return replace(self, width=width, sigma_y2=sigma_y2)
 
+    def objective(self):
+        """The loss terms of the model: the recipe's, with a given --sigma-y2 fixing the variance and a
+        given --texture/--motion weight replacing the recipe's."""
+        terms = dict(RECIPES[self.recipe])
+        if self.sigma_y2 is not None:
+            terms["likelihood"] = "fixed"
+        terms.update({k: float(getattr(self, k)) for k in ("texture", "motion") if getattr(self, k) is not None})
+        return terms
+
     def model_config(self, channels):
-        overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width}
+        overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width, **self.objective()}
         if self.sigma_y2 is not None:
             overrides["sigma_y2"] = self.sigma_y2
         return DVAEConfig.from_preset(self.preset, **overrides)
@@ -81,6 +96,8 @@ class TrainConfig:
             raise UserError(f"--method {self.method}: choose {', '.join(METHODS)}")
         if self.preset not in PRESETS:
             raise UserError(f"--preset {self.preset}: choose {', '.join(sorted(PRESETS))}")
+        if self.recipe not in RECIPES:
+            raise UserError(f"--recipe {self.recipe}: choose {', '.join(RECIPES)}")
         _at_least(self, {"batch": 1, "save_every": 1, "preview_every": 0, "kl_warmup": 0, "seed": 0})
         if self.width is not None:
             _at_least(self, {"width": 1})
@@ -92,6 +109,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise UserError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
+        for name in ("texture", "motion"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise UserError(f"--{name} must be a number of at least 0, not {value}")
         if self.width is not None:
             try:
                 DVAEConfig.from_preset(self.preset, width=self.width)
@@ -128,7 +149,7 @@ def _at_least(config, bounds):
 def resumed(stored, given, explicit):
     """The config a --resume runs: the checkpoint's recipe with `given`'s run fields. An option the user
     set explicitly (`explicit`: field names) that contradicts the recipe is refused, not ignored."""
-    recipe = stored.recipe()
+    recipe = stored.model_recipe()
     for name in sorted(explicit):
         if name in recipe and name != "sources" and getattr(given, name) != recipe[name]:
             raise UserError(f"--resume: the checkpoint was trained with --{name.replace('_', '-')} {recipe[name]}, "

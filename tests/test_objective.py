@@ -1,0 +1,134 @@
+"""The sharp recipe's terms (dvtex.train.objective) on known cases, and the recipe end to end: trained,
+checkpointed with what it learnt, exported with it in the metadata, resumed only as itself."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dvtex.train.checkpoint import load_checkpoint, save_checkpoint
+from dvtex.train.model import DVAEConfig
+from dvtex.train.objective import VARIANCE_FLOOR, patch_swd, penalty_weight, reconstruction, variance
+from dvtex.train.textures import simulate
+
+from conftest import assert_user_error, run_module
+
+
+def fire_frames(count, seed):
+    frames = simulate("fire", count, 64, seed=seed)  # (T, H, W, 3) uint8
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def blurred(x, passes=3):
+    kernel = torch.ones(x.shape[1], 1, 3, 3) / 9
+    for _ in range(passes):
+        x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, groups=x.shape[1])
+    return x
+
+
+def test_patch_swd_sees_blur_beyond_the_spread_of_real_frames():
+    torch.manual_seed(0)
+    a, b = fire_frames(24, seed=1), fire_frames(24, seed=2)
+    itself = np.mean([patch_swd(a, a).item() for _ in range(5)])  # only the positions sampled differ
+    same_kind = np.mean([patch_swd(a, b).item() for _ in range(5)])
+    soft = np.mean([patch_swd(a, blurred(b)).item() for _ in range(5)])
+    assert itself < same_kind < soft and soft > 2 * same_kind  # a soft texture is far from any realisation
+
+
+def test_the_learnt_variance_is_the_likelihoods_optimum():
+    cfg = DVAEConfig(size=32, layers=4, width=8, likelihood="learnt")
+    err = torch.rand(16, 100) ** 2  # squared errors of 16 items, 100 pixels each
+    pixels = torch.full((16,), 100.0)
+    best = variance(err.mean(), cfg)
+    assert best.item() == pytest.approx(err.mean().item())
+    nll = lambda v: reconstruction(err.sum(1), pixels, torch.tensor(v), cfg).item()  # noqa: E731
+    assert nll(best.item()) < min(nll(best.item() * 0.7), nll(best.item() * 1.4))
+    assert variance(torch.tensor(0.0), cfg).item() == pytest.approx(VARIANCE_FLOOR)  # a perfect batch: no division by 0
+    fixed = DVAEConfig(size=32, layers=4, width=8, sigma_y2=10.0)
+    assert variance(err.mean(), fixed).item() == 5.0 and reconstruction(err.sum(1), pixels, None, fixed) == \
+        pytest.approx(err.sum(1).mean().item() / 10)
+
+
+def test_the_penalty_keeps_the_papers_weight_against_the_reconstruction():
+    paper = DVAEConfig(size=32, layers=4, width=8, sigma_y2=10.0, lam=100.0)
+    learnt = DVAEConfig(size=32, layers=4, width=8, sigma_y2=10.0, lam=100.0, likelihood="learnt")
+    assert penalty_weight(torch.tensor(5.0), paper) == 100.0
+    assert penalty_weight(torch.tensor(5.0), learnt).item() == pytest.approx(100.0)  # sigma^2 = sigma_y2 / 2
+    assert penalty_weight(torch.tensor(0.05), learnt).item() == pytest.approx(10000.0)
+
+
+def sharp_config(tmp_path, **over):
+    from dvtex.train import TrainConfig
+
+    return TrainConfig(**{"sources": ["procedural:fire:40"], "output": str(tmp_path / "sharp.pt"), "preset": "mnist32",
+                          "width": 8, "batch": 8, "steps": 6, "preview_every": 0, "recipe": "sharp", **over})
+
+
+@pytest.mark.parametrize("method", ["dvae", "vae+var"])
+def test_sharp_recipe_trains_and_exports_what_it_learnt(tmp_path, method):
+    from dvtex.train import train
+
+    config = sharp_config(tmp_path, method=method)
+    ckpt = train(config)
+    cfg = ckpt["config"]
+    assert (cfg["likelihood"], cfg["texture"], cfg["motion"]) == ("learnt", 1.0, 1.0)
+    assert ckpt["train_config"]["recipe"] == "sharp" and ckpt["train_config"]["sigma_y2"] is None
+    sigma2 = ckpt["model"]["sigma2"].item()
+    assert VARIANCE_FLOOR <= sigma2 < 1.0  # the running variance of what it reconstructs, in [-1, 1] units
+    assert np.isfinite([row[1] for row in ckpt["history"]]).all()
+    out = tmp_path / "sharp.onnx"
+    proc = run_module("dvtex.export", config.output, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(out)).metadata_props}
+    assert meta["dvtex.likelihood"] == "learnt" and meta["dvtex.texture"] == 1.0
+    assert meta["dvtex.sigma_y2"] == pytest.approx(2 * sigma2, rel=1e-6)
+
+
+def test_statistics_terms_move_the_decoder_of_the_process():
+    """With only the texture term (no reconstruction to speak of), frames decoded from the process change."""
+    from dvtex.train.model import DVAE
+
+    torch.manual_seed(0)
+    model = DVAE(DVAEConfig(size=32, layers=4, width=8, channels=3, texture=1.0, motion=1.0, likelihood="learnt"))
+    y = torch.rand(8, 6, 32, 32) * 2 - 1
+    terms = model(y)
+    assert terms["texture"].item() > 0
+    terms["texture"].backward()
+    assert model.decoder.deconv_first.weight.grad.abs().sum() > 0 and model.A.grad.abs().sum() > 0
+
+
+def test_a_sigma_y2_given_fixes_the_variance_of_the_sharp_recipe(tmp_path):
+    from dvtex.train import train
+
+    ckpt = train(sharp_config(tmp_path, sigma_y2=2.0, steps=2))
+    assert ckpt["config"]["likelihood"] == "fixed" and ckpt["config"]["sigma_y2"] == 2.0
+    assert "sigma2" not in ckpt["model"] and ckpt["config"]["texture"] == 1.0
+
+
+def test_checkpoints_from_before_the_recipe_load_as_the_paper_recipe(tmp_path):
+    """A format-2 checkpoint written before `recipe`, `likelihood`, `texture`, `motion` existed."""
+    from dvtex.train import train
+
+    config = sharp_config(tmp_path, recipe="paper", steps=2)
+    ckpt = train(config)
+    for key, gone in (("config", ("likelihood", "texture", "motion")), ("train_config", ("recipe", "texture", "motion"))):
+        ckpt[key] = {k: v for k, v in ckpt[key].items() if k not in gone}
+    save_checkpoint(ckpt, config.output)
+    loaded = load_checkpoint(config.output)
+    assert loaded["config"]["likelihood"] == "fixed" and loaded["train_config"]["recipe"] == "paper"
+    assert run_module("dvtex.export", config.output).returncode == 0
+
+
+def test_resume_refuses_another_recipe(tmp_path):
+    out = tmp_path / "m.pt"
+    tiny = ["procedural:water:40", "--preset", "mnist32", "--width", "8", "--batch", "8", "--preview-every", "0"]
+    assert run_module("dvtex.train", *tiny, "-o", out, "--steps", "2", "--recipe", "sharp").returncode == 0
+    before = out.read_bytes()
+    assert_user_error(run_module("dvtex.train", *tiny, "-o", out, "--resume", "--steps", "4", "--recipe", "paper"),
+                      "--recipe sharp")
+    assert_user_error(run_module("dvtex.train", *tiny, "-o", out, "--resume", "--steps", "4", "--texture", "3"),
+                      "--texture")
+    assert out.read_bytes() == before
