@@ -13,6 +13,7 @@ Not every run trains every variant (--variants): the JSON says which were run.
 
 import argparse
 import os
+import re
 import sys
 import types
 
@@ -34,6 +35,9 @@ VARIANTS = {
     "learnt+texture w4": dict(recipe="sharp", texture=4.0, motion=0.0),
     "s2+stats w4": dict(recipe="sharp", sigma_y2=2.0, texture=4.0, motion=4.0),
     "s2+texture w1": dict(recipe="sharp", sigma_y2=2.0, texture=1.0, motion=0.0),
+    "learnt+stats w16 (+low-pass)": dict(recipe="sharp", texture=16.0, motion=16.0),
+    "learnt+stats w16 motion 64 (+low-pass)": dict(recipe="sharp", texture=16.0, motion=64.0),
+    "learnt+stats w16 (motion +low-pass)": dict(recipe="sharp", texture=16.0, motion=16.0),
 }
 
 
@@ -61,7 +65,7 @@ def main():
         configs = {"lds": eval_config("lds", os.path.join(args.workdir, f"{name}-lds.pt"), {"steps": args.steps}, 0,
                                       sources=[spec], width=32)}
         for label, recipe in variants.items():
-            out = os.path.join(args.workdir, f"{name}-{label.replace(' ', '_').replace('+', '_')}.pt")
+            out = os.path.join(args.workdir, f"{name}-{re.sub('[^0-9A-Za-z.]+', '_', label).strip('_')}.pt")
             configs[label] = eval_config("dvae", out, {"steps": args.steps}, 0, sources=[spec], width=32, **recipe)
         for r in score_methods(name, configs, real, run, print, sheet_name=f"{name}-sharp"):
             r["seconds_per_step"] = None if r["train_minutes"] is None or r["method"] == "lds" else \

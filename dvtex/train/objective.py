@@ -8,7 +8,7 @@ and the texture statistics of the process as it is played.
 - Patch statistics (Heitz et al. 2021; GPDM, Elnekave & Weiss 2022): a multi-scale sliced Wasserstein
   distance between the patches of frames *decoded from the latent process* (h ~ N(0, I), its next state
   A h + B v) and the patches of real frames; the same on frame differences keeps the motion. No
-  pretrained network: random projections of band-pass patches, new ones every step.
+  pretrained network: random projections of Laplacian-pyramid patches, new ones every step.
 
 Both terms are measured in the units of the reconstruction error (divided by the same variance and
 scaled by the pixels of a pair), so a weight of 1 makes a patch-statistics error cost what the same
@@ -16,10 +16,12 @@ per-pixel error costs.
 """
 
 import math
+import os
 
 import torch
 import torch.nn.functional as F
 
+TEXTURE_LOW_PASS = bool(int(os.environ.get("DVTEX_TEXTURE_LOW_PASS", "1")))  # ablation switch, see benchmarks/sharp.py
 VARIANCE_FLOOR = (2 / 255) ** 2  # one grey level in [-1, 1]: below it, the error is quantisation
 RECIPES = {
     # the paper: a fixed output variance (the preset's sigma_y2), the ELBO alone
@@ -57,25 +59,32 @@ def band_pass(x):
     return x - F.interpolate(F.avg_pool2d(x, 2), size=x.shape[2:], mode="bilinear", align_corners=False)
 
 
-def patch_swd(fake, real, projections=32, patch=5, levels=3, positions=4096):
-    """Multi-scale sliced Wasserstein distance (squared, per projection) between the patch
-    distributions of two frame sets (N, C, H, W): patches of the band-pass octaves (a Laplacian
-    pyramid, finest first) onto random unit directions, sorted and compared. On raw patches the
-    coarse intensities of a few frames dominate, and blur barely registers."""
+def _projected_swd(fake, real, projections, patch, positions):
+    """Sliced Wasserstein (squared, per projection) between the size x size patches of two sets."""
+    size = min(patch, fake.shape[2], fake.shape[3])
+    dirs = torch.randn(projections, fake.shape[1], size, size, device=fake.device)
+    dirs = dirs / dirs.flatten(1).norm(dim=1)[:, None, None, None]
+    pf = F.conv2d(fake, dirs).transpose(0, 1).flatten(1)  # (P, N * H' * W')
+    pr = F.conv2d(real, dirs).transpose(0, 1).flatten(1)
+    m = min(positions, pf.shape[1], pr.shape[1])
+    pf = pf[:, torch.randint(pf.shape[1], (m,), device=pf.device)]
+    pr = pr[:, torch.randint(pr.shape[1], (m,), device=pr.device)]
+    return ((pf.sort(dim=1)[0] - pr.sort(dim=1)[0]) ** 2).mean()
+
+
+def patch_swd(fake, real, low_pass=True, projections=32, patch=5, levels=3, positions=4096):
+    """Multi-scale sliced Wasserstein distance between the patch distributions of two frame sets
+    (N, C, H, W): a Laplacian pyramid's band-pass octaves (finest first) and, with `low_pass`, its
+    low-pass rest; each level's patches onto new random unit directions, sorted and compared; the
+    mean over levels. On raw patches alone the coarse intensities of a few frames dominate and blur
+    barely registers; without the low-pass rest, coarse flicker goes unseen."""
     total = fake.new_zeros(())
-    for level in range(levels):
-        if level:
-            fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
-        size = min(patch, fake.shape[2] // 2, fake.shape[3] // 2)
-        dirs = torch.randn(projections, fake.shape[1], size, size, device=fake.device)
-        dirs = dirs / dirs.flatten(1).norm(dim=1)[:, None, None, None]
-        pf = F.conv2d(band_pass(fake), dirs).transpose(0, 1).flatten(1)  # (P, N * H' * W')
-        pr = F.conv2d(band_pass(real), dirs).transpose(0, 1).flatten(1)
-        m = min(positions, pf.shape[1], pr.shape[1])
-        pf = pf[:, torch.randint(pf.shape[1], (m,), device=pf.device)]
-        pr = pr[:, torch.randint(pr.shape[1], (m,), device=pr.device)]
-        total = total + ((pf.sort(dim=1)[0] - pr.sort(dim=1)[0]) ** 2).mean()
-    return total / levels
+    for _ in range(levels):
+        total = total + _projected_swd(band_pass(fake), band_pass(real), projections, patch, positions)
+        fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
+    if low_pass:
+        total = total + _projected_swd(fake, real, projections, patch, positions)
+    return total / (levels + int(low_pass))
 
 
 def process_states(A, B, count):
@@ -97,7 +106,7 @@ def statistics_terms(fake_pair, real_pair, channels, var, pixels, cfg):
     if cfg.texture:
         fake = torch.cat([fake_pair[:, :c], fake_pair[:, c:]])
         real = torch.cat([real_pair[:, :c], real_pair[:, c:]])
-        texture = cfg.texture * scale * patch_swd(fake, real)
+        texture = cfg.texture * scale * patch_swd(fake, real, low_pass=TEXTURE_LOW_PASS)
     if cfg.motion and fake_pair.shape[1] == 2 * c:
         motion = cfg.motion * scale * patch_swd(fake_pair[:, c:] - fake_pair[:, :c], real_pair[:, c:] - real_pair[:, :c])
     return texture, motion
