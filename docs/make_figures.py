@@ -20,10 +20,11 @@ def played(model, frames):
 
 def side_by_side(columns, gap=2):
     """Frames of several sequences (T, H, W, 3) each -> (T, H, W', 3) with white gaps between them."""
-    white = np.full((*columns[0].shape[:3], gap, 3)[1:], 255, np.uint8)
+    t, h = columns[0].shape[:2]
+    white = np.full((t, h, gap, 3), 255, np.uint8)
     parts = [columns[0]]
     for c in columns[1:]:
-        parts += [np.broadcast_to(white, (len(c), *white.shape)), c]
+        parts += [white, c]
     return np.concatenate(parts, axis=2)
 
 

@@ -74,7 +74,7 @@ def test_sharp_recipe_trains_and_exports_what_it_learnt(tmp_path, method):
     config = sharp_config(tmp_path, method=method)
     ckpt = train(config)
     cfg = ckpt["config"]
-    assert (cfg["likelihood"], cfg["texture"], cfg["motion"]) == ("learnt", 1.0, 1.0)
+    assert (cfg["likelihood"], cfg["texture"], cfg["motion"]) == ("learnt", 16.0, 16.0)
     assert ckpt["train_config"]["recipe"] == "sharp" and ckpt["train_config"]["sigma_y2"] is None
     sigma2 = ckpt["model"]["sigma2"].item()
     assert VARIANCE_FLOOR <= sigma2 < 1.0  # the running variance of what it reconstructs, in [-1, 1] units
@@ -83,7 +83,7 @@ def test_sharp_recipe_trains_and_exports_what_it_learnt(tmp_path, method):
     proc = run_module("dvtex.export", config.output, "-o", out)
     assert proc.returncode == 0, proc.stderr
     meta = {p.key: json.loads(p.value) for p in onnx.load(str(out)).metadata_props}
-    assert meta["dvtex.likelihood"] == "learnt" and meta["dvtex.texture"] == 1.0
+    assert meta["dvtex.likelihood"] == "learnt" and meta["dvtex.texture"] == 16.0
     assert meta["dvtex.sigma_y2"] == pytest.approx(2 * sigma2, rel=1e-6)
 
 
@@ -105,7 +105,7 @@ def test_a_sigma_y2_given_fixes_the_variance_of_the_sharp_recipe(tmp_path):
 
     ckpt = train(sharp_config(tmp_path, sigma_y2=2.0, steps=2))
     assert ckpt["config"]["likelihood"] == "fixed" and ckpt["config"]["sigma_y2"] == 2.0
-    assert "sigma2" not in ckpt["model"] and ckpt["config"]["texture"] == 1.0
+    assert "sigma2" not in ckpt["model"] and ckpt["config"]["texture"] == 16.0
 
 
 def test_checkpoints_from_before_the_recipe_load_as_the_paper_recipe(tmp_path):
