@@ -59,7 +59,8 @@ def test_loss_terms_and_monte_carlo_samples():
     model = DVAE(cfg)
     y = torch.rand(2, 2, 32, 32) * 2 - 1
     terms = model(y, samples=16)
-    assert set(terms) == {"loss", "rec", "kl", "stat"}
+    assert set(terms) == {"loss", "rec", "kl", "stat", "texture"}
+    assert terms["texture"].item() == 0.0  # the paper's recipe: the ELBO and the penalty alone
     expect = terms["rec"] + terms["kl"] + cfg.lam * terms["stat"]
     assert torch.allclose(terms["loss"], expect)
     terms["loss"].backward()
