@@ -21,7 +21,7 @@ import torch.nn as nn
 
 from dvtex.dynamics import psd_sqrt, spectral_radius
 from dvtex.train.model import DVAE, Decoder, Encoder, TextureModel, _dcgan_init
-from dvtex.train.objective import process_batch, reconstruction, statistics_terms, variance
+from dvtex.train.objective import process_batch, reconstruction_loss, statistics_terms
 
 MAX_RADIUS = 0.999  # a least-squares A at or beyond the unit circle is scaled back to this
 
@@ -171,15 +171,10 @@ class VAEVAR(_Process):
             x = torch.cat([x, torch.randn(2 * k, cfg.n, device=x.device)])
         decoded = self.decoder.c_eta(x).float()
         recon = decoded[: len(decoded) - 2 * k]
-        err = (recon - frames.repeat(samples, 1, 1, 1)) ** 2
-        pixels = torch.full((len(err),), float(recon[0].numel()), device=err.device)
-        if masks is not None:
-            seen = masks.repeat(samples, 1, 1, 1)
-            err, pixels = err * seen, seen.expand_as(err).sum(dim=(1, 2, 3))
-        err_sum = err.sum(dim=(1, 2, 3))
-        var = variance(err_sum.sum() / pixels.sum(), cfg)
+        seen = None if masks is None else masks.repeat(samples, 1, 1, 1)
+        rec, var = reconstruction_loss(recon, frames.repeat(samples, 1, 1, 1), seen, cfg)
+        rec = 2 * rec  # per pair, as the DVAE reports it
         self.note_variance(var)
-        rec = 2 * reconstruction(err_sum, pixels, var, cfg)  # per pair, as the DVAE reports it
         texture = rec.new_zeros(())
         if k:
             fake = torch.cat([decoded[-2 * k:-k], decoded[-k:]], dim=1)  # (k, 2C, H, W), frames unrelated in time

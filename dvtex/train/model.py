@@ -19,8 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dvtex.train.objective import (penalty_weight, process_batch, process_states, reconstruction, statistics_terms,
-                                   variance)
+from dvtex.train.objective import penalty_weight, process_batch, process_states, reconstruction_loss, statistics_terms
 
 # The paper's Table 1: resolution, conv layers, first kernel, output variance.
 PRESETS = {
@@ -222,15 +221,9 @@ class DVAE(TextureModel):
         states = [h1, h2, *process_states(self.A, self.B, k)] if k else [h1, h2]
         frames = self.decoder(torch.cat(states)).float()  # (2SB [+ 2k], C, H, W)
         out = torch.cat([frames[:half], frames[half:2 * half]], dim=1)  # (SB, 2C, H, W)
-        err = (out - y.repeat(samples, 1, 1, 1)) ** 2
-        pixels = torch.full((len(err),), float(out[0].numel()), device=err.device)
-        if mask is not None:
-            seen = mask.repeat_interleave(cfg.channels, dim=1).repeat(samples, 1, 1, 1)
-            err, pixels = err * seen, seen.sum(dim=(1, 2, 3))
-        err_sum = err.sum(dim=(1, 2, 3))
-        var = variance(err_sum.sum() / pixels.sum(), cfg)
+        seen = None if mask is None else mask.repeat_interleave(cfg.channels, dim=1).repeat(samples, 1, 1, 1)
+        rec, var = reconstruction_loss(out, y.repeat(samples, 1, 1, 1), seen, cfg)
         self.note_variance(var)
-        rec = reconstruction(err_sum, pixels, var, cfg)
         if k:
             fake = torch.cat([frames[2 * half:2 * half + k], frames[2 * half + k:]], dim=1)  # (k, 2C, H, W)
             texture, motion = statistics_terms(fake, y[:k], cfg.channels, var, float(out[0].numel()), cfg)

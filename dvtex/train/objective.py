@@ -45,6 +45,18 @@ def reconstruction(err_sum, pixels, var, cfg):
     return err_sum.mean() / cfg.sigma_y2
 
 
+def reconstruction_loss(out, target, seen, cfg):
+    """(rec, sigma^2): -log p(target | out) per item (N, C, H, W), over the pixels `seen` (a 0/1 mask
+    that broadcasts to the frames, or None for all), and the variance it was measured with."""
+    err = (out - target) ** 2
+    pixels = torch.full((len(err),), float(out[0].numel()), device=err.device)
+    if seen is not None:
+        err, pixels = err * seen, seen.expand_as(err).sum(dim=(1, 2, 3))
+    err_sum = err.sum(dim=(1, 2, 3))
+    var = variance(err_sum.sum() / pixels.sum(), cfg)
+    return reconstruction(err_sum, pixels, var, cfg), var
+
+
 def penalty_weight(var, cfg):
     """lam, against the reconstruction term as the paper weighs it: a learnt variance sigma^2 scales the
     reconstruction by sigma_y2 / (2 sigma^2) against the preset's fixed sigma_y2, and the penalty with it."""
