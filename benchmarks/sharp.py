@@ -37,7 +37,8 @@ VARIANTS = {
     "learnt+stats w16 motion 64 (+low-pass)": dict(recipe="sharp", texture=16.0, motion=64.0),
     "learnt+stats w16 (motion +low-pass)": dict(recipe="sharp", texture=16.0, motion=16.0),
 }
-# Rows measured with an earlier statistics term; this code retrains them with today's (pass --variants).
+# Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
+# script trains them with today's term, and says so in the JSON.
 EARLIER = {
     "learnt+stats w4": "commit 3bba544: band-pass levels only, no low-pass level",
     "learnt+stats w16": "commit 3bba544: band-pass levels only, no low-pass level",
@@ -77,7 +78,8 @@ def main():
             r["seconds_per_step"] = None if r["train_minutes"] is None or r["method"] == "lds" else \
                 round(60 * r["train_minutes"] / r["steps"], 4)
             r["recipe"] = variants.get(r["method"])
-            r["trained_with"] = EARLIER.get(r["method"], "this code")
+            reused = r["train_minutes"] is None and r["method"] != "lds"
+            r["trained_with"] = EARLIER.get(r["method"], "this code") if reused else "this code"
             results.append(r)
     rows = [{**r, "name": f"{r['source']} {r['method']}"} for r in results]
     rows += [{**f, "name": f"{f['source']} floor"} for f in floors]
