@@ -83,8 +83,9 @@ def test_incomplete_scores_masked_and_full_training_on_full_frames(tmp_path):
     (["textures"], "needs at least one SOURCE"),
     (["digits", "procedural:fire"], "digits takes no SOURCE"),
     (["incomplete", "procedural:fire"], "needs --mask"),
-    (["textures", "no/such/clip.mp4", "--minutes", "0.01"], "no/such/clip.mp4"),
+    (["textures", "no/such/clip.mp4", "--steps", "1"], "no/such/clip.mp4"),
     (["textures", "procedural:fire", "--sigma-y2", "0"], "--sigma-y2: must be positive"),
+    (["textures", "procedural:fire", "--recipe", "crisp"], "--recipe"),
 ])
 def test_bad_usage_is_one_line_and_status_2(argv, fragment):
     assert_user_error(run_module("dvtex.eval", *argv), fragment)
