@@ -1,7 +1,8 @@
 """Make the README's pictures from bundled models: docs/fire.gif (training frames | each model, side by
 side) and a still of the same, frames over time (docs/fire-before-after.png), pixels shown as they are.
 
-    python docs/make_figures.py docs/fire64-paper.onnx player/demo/fire64.onnx
+    git show e8afbe1:player/demo/fire64.onnx > runs/fire64-paper.onnx   # the previous demo
+    python docs/make_figures.py runs/fire64-paper.onnx player/demo/fire64.onnx
 """
 
 import argparse

@@ -107,17 +107,14 @@ def process_states(A, B, count):
 def statistics_terms(fake_pair, real_pair, channels, var, pixels, cfg):
     """The texture term (patches of single frames) and the motion term (patches of the difference of
     successive frames); each (B, 2C, H, W) pairs, the fake ones decoded from the process."""
-    zero = var.new_zeros(())
-    if not (cfg.texture or cfg.motion):
-        return zero, zero
     c = channels
     scale = 0.5 * pixels / var  # in the units of the reconstruction term
-    texture = motion = zero
+    texture = motion = var.new_zeros(())
     if cfg.texture:
         fake = torch.cat([fake_pair[:, :c], fake_pair[:, c:]])
         real = torch.cat([real_pair[:, :c], real_pair[:, c:]])
         texture = cfg.texture * scale * patch_swd(fake, real)
-    if cfg.motion and fake_pair.shape[1] == 2 * c:
+    if cfg.motion:
         motion = cfg.motion * scale * patch_swd(fake_pair[:, c:] - fake_pair[:, :c], real_pair[:, c:] - real_pair[:, :c])
     return texture, motion
 
