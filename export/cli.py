@@ -25,15 +25,22 @@ MIN_OPSET, MAX_OPSET = 13, 20  # what torch's TorchScript exporter writes and ON
 
 def from_checkpoint(path):
     from dvtex.train.checkpoint import build_model, load_checkpoint
+    from dvtex.train.detail import DetailedDecoder, build_detail
 
     ckpt = load_checkpoint(path)
     model = build_model(ckpt)
     cfg = model.cfg
-    facts = {"height": cfg.size, "width": cfg.size, "channels": cfg.channels, "sigma_y2": model.output_variance(),
+    decoder, (height, width), stage = model.decoder, cfg.frame_shape, build_detail(ckpt)
+    if stage is not None:  # the graph decodes at the stage's size; the process is the DVAE's
+        decoder, height, width = DetailedDecoder(model.decoder, stage), height * stage.cfg.factor, width * stage.cfg.factor
+    facts = {"height": height, "width": width, "channels": cfg.channels, "sigma_y2": model.output_variance(),
              "likelihood": cfg.likelihood, "texture": cfg.texture, "motion": cfg.motion,
              "lam": cfg.lam, "steps": int(ckpt["step"]), "data": ckpt["data"], "preset": cfg.preset,
              "net_width": cfg.width, "source": "dvtex checkpoint", "method": ckpt.get("method", "dvae")}
-    return model.decoder, model.A.detach().double().numpy(), model.B.detach().double().numpy(), \
+    if stage is not None:
+        facts["detail"] = {"native_size": cfg.size, "native_width": cfg.frame_width, "factor": stage.cfg.factor, "width": stage.cfg.width,
+                           "steps": ckpt["detail"]["step"], "minutes": ckpt["detail"]["minutes"]}
+    return decoder, model.A.detach().double().numpy(), model.B.detach().double().numpy(), \
         ckpt["h0"].double().numpy(), float(ckpt["fps"]), facts
 
 

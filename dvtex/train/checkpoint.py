@@ -21,17 +21,18 @@ from dvtex.errors import UserError, first_line
 from dvtex.fileio import atomic_path
 from dvtex.train.baselines import METHODS, model_class
 from dvtex.train.config import TrainConfig
+from dvtex.train.detail import DetailConfig, DetailStage
 from dvtex.train.model import DVAEConfig
 
 FORMAT = "dvtex-checkpoint/2"
 FORMAT_1 = "dvtex-checkpoint/1"
 CONFIG_RANGES = {"size": (1, 16384), "channels": (1, 3), "layers": (2, 10), "kernel1": (1, 64), "width": (1, 4096),
                  "n": (1, 1024), "sigma_y2": (1e-12, 1e12), "lam": (0, 1e12), "ds": (1, 64), "texture": (0, 1e6),
-                 "motion": (0, 1e6)}
+                 "motion": (0, 1e6), "kernel1_w": (0, 256)}
 # Fields added to format 2 since it was first written, with the values that reproduce how its older
 # checkpoints were trained (the paper's objective).
-ADDED = {"config": {"likelihood": "fixed", "texture": 0.0, "motion": 0.0},
-         "train_config": {"recipe": "paper", "texture": None, "motion": None}}
+ADDED = {"config": {"likelihood": "fixed", "texture": 0.0, "motion": 0.0, "kernel1_w": 0},
+         "train_config": {"recipe": "paper", "texture": None, "motion": None, "aspect": None}}
 REQUIRED = {"config": dict, "model": dict, "step": int, "data": list, "fps": (int, float), "h0": torch.Tensor}
 
 
@@ -141,6 +142,30 @@ def check_checkpoint(ckpt, path):
         raise UserError(f"{path}: initial states h0 {tuple(h0.shape)} are not finite (k, {cfg.n}); train it again")
     if ckpt["step"] < 0 or not (math.isfinite(ckpt["fps"]) and ckpt["fps"] > 0):
         raise UserError(f"{path}: step {ckpt['step']} or fps {ckpt['fps']} out of range; train it again")
+    if ckpt.get("detail") is not None:
+        check_detail(ckpt["detail"], cfg, path)
+
+
+def check_detail(detail, cfg, path):
+    """A detail stage (dvtex-train --detail): its config fits the DVAE's, its weights its config."""
+    again = "train the stage again with dvtex-train --detail"
+    if not isinstance(detail, dict) or not isinstance(detail.get("config"), dict) or not isinstance(detail.get("model"), dict):
+        raise UserError(f"{path}: its detail stage has no config or weights; {again}")
+    check_fields(DetailConfig, detail["config"], f"{path}: the detail stage's 'config'")
+    try:
+        stage_cfg = DetailConfig(**detail["config"])
+    except (TypeError, ValueError) as err:
+        raise UserError(f"{path}: its detail stage's config is not one dvtex can build ({first_line(err, 80)}); {again}") from None
+    if (*stage_cfg.native_shape, stage_cfg.channels) != (*cfg.frame_shape, cfg.channels) or stage_cfg.width > 4096 \
+            or stage_cfg.blocks > 64:
+        (h, w), c = stage_cfg.native_shape, stage_cfg.channels
+        raise UserError(f"{path}: its detail stage is for {w}x{h}x{c} frames, its model draws "
+                        f"{cfg.frame_width}x{cfg.size}x{cfg.channels}; {again}")
+    shapes = {k: tuple(v.shape) for k, v in DetailStage(stage_cfg).state_dict().items()}
+    stored = detail["model"]
+    if set(stored) != set(shapes) or any(not isinstance(stored[k], torch.Tensor) or tuple(stored[k].shape) != s
+                                         or not torch.isfinite(stored[k]).all() for k, s in shapes.items()):
+        raise UserError(f"{path}: its detail stage's weights do not fit its config or are not finite; {again}")
 
 
 def check_fields(cls, values, where):

@@ -3,6 +3,9 @@
 Sources are video files, image folders, .npy arrays, digits:01234 or procedural:fire|water|lights.
 Checkpoints are written atomically every --save-every steps and on exit, Ctrl-C or SIGTERM;
 --resume goes on where a run stopped. Runs under torchrun (DistributedDataParallel) unchanged.
+
+dvtex-train --detail model.pt --out-size 256 -o model256.pt adds a detail stage to a trained model:
+frames 2x or 4x as large, with detail learnt from its source (dvtex-train --detail X --help).
 """
 
 import argparse
@@ -45,6 +48,8 @@ def parse_args(argv):
     p.add_argument("--kl-warmup", type=int, help="steps over which the KL weight ramps from 0 to 1")
     p.add_argument("--mask", help="incomplete data: saltpepper:P, rect:P, or a mask video/folder (white = observed)")
     p.add_argument("--grey", action="store_true", help="train on grey frames even if the source is in colour")
+    p.add_argument("--aspect", metavar="W:H",
+                   help="frames of this aspect instead of a square centre crop, e.g. 16:9 (64x112 at cows64)")
     p.add_argument("--seed", type=int, help="(default 0)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="(default auto)")
     p.add_argument("--save-every", type=int, help="checkpoint every K steps (default 200)")
@@ -70,6 +75,11 @@ def main(argv=None):
 
     from dvtex.train.loop import train
 
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a == "--detail" or a.startswith("--detail=") for a in argv):
+        from dvtex.train.detail_cli import main as detail_main
+
+        return detail_main(argv)
     config = build_config(parse_args(argv))
     torch.set_num_threads(int(os.environ.get("DVTEX_THREADS", torch.get_num_threads())))
     ckpt = train(config)

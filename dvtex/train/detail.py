@@ -1,0 +1,109 @@
+"""The detail stage: frames 2x or 4x the DVAE's size, with detail learnt from the source's own
+full-resolution frames (issue 15). The latent process and the decoder C_eta stay as they are:
+
+    y = C_eta(h)                     (B, C, s, s)       the DVAE's frame, s = 64 on a CPU
+    Y = up(y) + D(y)                 (B, C, fs, fs)     up: bicubic; D: a small sub-pixel convolutional
+                                                        net (ESPCN, Shi et al. 2016) that draws the rest
+
+D is trained with the DVAE frozen (dvtex.train.detail_train), on what the player will feed it: frames
+the DVAE decodes. Its output starts as the bicubic upscale (the last layer starts at zero), so every
+step moves it from interpolation towards the source's own detail.
+"""
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+FACTORS = (2, 4)
+
+
+@dataclass
+class DetailConfig:
+    factor: int = 4  # output side / the DVAE's side
+    channels: int = 3  # the DVAE's: 1 grey, 3 RGB
+    width: int = 32  # channels at the DVAE's resolution; half of it at each larger one
+    blocks: int = 2  # residual 3x3 blocks at the DVAE's resolution
+    native: int = 64  # the DVAE's frame height
+    native_width: int = 0  # and its width, where it is not square (0: native)
+
+    def __post_init__(self):
+        if self.factor not in FACTORS:
+            raise ValueError(f"factor {self.factor} is not one of {FACTORS}")
+        if self.width < 2 or self.width % 2 ** (int(math.log2(self.factor)) - 1):
+            raise ValueError(f"width {self.width} must be at least 2 and halve at each 2x step")
+
+    @property
+    def native_shape(self):
+        return (self.native, self.native_width or self.native)
+
+    @property
+    def shape(self):
+        """(height, width) of the frames it makes."""
+        return (self.native * self.factor, self.native_shape[1] * self.factor)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def _conv(c_in, c_out):
+    # Replicated borders: zero padding would draw a dark frame round every texture.
+    return nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode="replicate")
+
+
+class DetailStage(nn.Module):
+    """(B, C, s, s) frames in [-1, 1] -> (B, C, fs, fs): bicubic upsampling plus a learnt residual.
+    Most of the work is done at the input's resolution; each 2x step is a pixel shuffle."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+        self.head = _conv(cfg.channels, w)
+        self.body = nn.ModuleList(_conv(w, w) for _ in range(cfg.blocks))
+        self.ups = nn.ModuleList()
+        self.mids = nn.ModuleList()
+        chan = w
+        for step in range(int(math.log2(cfg.factor))):
+            last = step == int(math.log2(cfg.factor)) - 1
+            out = cfg.channels if last else chan // 2
+            self.ups.append(_conv(chan, out * 4))
+            if not last:
+                self.mids.append(_conv(out, out))
+            chan = out
+        nn.init.zeros_(self.ups[-1].weight)
+        nn.init.zeros_(self.ups[-1].bias)
+
+    def forward(self, y):  # (B, C, s, s) -> (B, C, fs, fs)
+        base = F.interpolate(y, scale_factor=self.cfg.factor, mode="bicubic", align_corners=False)
+        x = F.relu(self.head(y))
+        for conv in self.body:
+            x = x + F.relu(conv(x))
+        for i, up in enumerate(self.ups):
+            x = F.pixel_shuffle(up(x), 2)
+            if i < len(self.mids):
+                x = F.relu(self.mids[i](F.relu(x)))
+        return base + x
+
+
+class DetailedDecoder(nn.Module):
+    """C_eta followed by the detail stage: h (B, n) -> (B, C, fs, fs), what the exported graph decodes."""
+
+    def __init__(self, decoder, stage):
+        super().__init__()
+        self.decoder, self.stage = decoder, stage
+        self.channels = decoder.channels
+
+    def forward(self, h):
+        return self.stage(self.decoder(h)).clamp(-1, 1)
+
+
+def build_detail(ckpt):
+    """The trained detail stage of a checkpoint (eval mode), or None when it has none."""
+    detail = ckpt.get("detail")
+    if detail is None:
+        return None
+    stage = DetailStage(DetailConfig(**detail["config"]))
+    stage.load_state_dict(detail["model"])
+    return stage.eval()
