@@ -71,11 +71,11 @@ class LinearDecoder(nn.Module):
 
     def __init__(self, cfg):
         super().__init__()
-        self.channels, self.size = cfg.channels, cfg.size
-        self.dense = nn.Linear(cfg.n, cfg.channels * cfg.size**2)
+        self.channels, self.shape = cfg.channels, cfg.frame_shape
+        self.dense = nn.Linear(cfg.n, cfg.channels * self.shape[0] * self.shape[1])
 
     def forward(self, h):
-        y = self.dense(h).reshape(-1, self.channels, self.size, self.size)
+        y = self.dense(h).reshape(-1, self.channels, *self.shape)
         return torch.clamp(y, -1.0, 1.0)
 
 

@@ -30,6 +30,7 @@ class TrainConfig:
     texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
     motion: float = None  # weight of their frame differences' patch statistics; None: the recipe's
     grey: bool = False  # grey frames even from a colour source
+    aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
     steps: int = None  # budget: steps in all (DEFAULT_STEPS when minutes is None too) ...
     minutes: float = None  # ... or wall-clock minutes
@@ -83,7 +84,8 @@ class TrainConfig:
         return terms
 
     def model_config(self, channels):
-        overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width, **self.objective()}
+        overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width,
+                     "kernel1_w": aspect_kernel(self.aspect, PRESETS[self.preset]["kernel1"]), **self.objective()}
         if self.sigma_y2 is not None:
             overrides["sigma_y2"] = self.sigma_y2
         return DVAEConfig.from_preset(self.preset, **overrides)
@@ -120,9 +122,30 @@ class TrainConfig:
                 raise UserError(f"--width {self.width} does not fit preset {self.preset}: {err}") from None
         if self.mask:
             check_mask(self.mask)
+        if self.aspect is not None:
+            aspect_kernel(self.aspect, PRESETS[self.preset]["kernel1"])  # refuses what it cannot read
+            if self.mask:
+                raise UserError("--aspect with --mask: incomplete data trains square frames only; drop one of them")
+            if any(s.startswith("digits:") for s in self.sources):
+                raise UserError("--aspect: the digits are square; drop --aspect for digits:...")
         if self.mask and not model_class(self.method).learns_from_masks:
             raise UserError(f"--method {self.method} fits complete frames only; drop --mask, or use --method dvae or vae+var")
         return self
+
+
+def aspect_kernel(aspect, kernel1):
+    """The width of the decoder's first kernel that gives frames of `aspect` ("W:H") at its height
+    `kernel1`: 0 (square) for None. 16:9 at cows64 (kernel 4): 7, so 64x112 frames."""
+    if aspect is None:
+        return 0
+    w, _, h = str(aspect).partition(":")
+    try:
+        ratio = float(w) / float(h)
+    except (ValueError, ZeroDivisionError):
+        ratio = math.nan
+    if not (math.isfinite(ratio) and 0.25 <= ratio <= 4):
+        raise UserError(f"--aspect {aspect}: give width:height, from 1:4 to 4:1, e.g. --aspect 16:9")
+    return max(1, round(kernel1 * ratio))
 
 
 def check_mask(spec):

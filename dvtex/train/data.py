@@ -6,8 +6,8 @@ Sources (`load_sequences` takes several; pairs never cross a sequence boundary):
   path/to/frames.npy                     (T, H, W[, C]), uint8 or floats in [0, 1]
   digits:01234[:FRAMES]                  the paper's MNIST sequence, a random real digit per frame
   procedural:fire|water|lights[:FRAMES]  dvtex's own simulated textures (dvtex.train.textures)
-Frames are centre-cropped to a square, resized with antialiasing to the model resolution and, for
-training, scaled to [-1, 1]. Incomplete data (`--mask`) marks pixels that leave the likelihood.
+Frames are centre-cropped to the model's aspect (square unless --aspect), resized with antialiasing
+to the model resolution and, for training, scaled to [-1, 1]. Incomplete data (`--mask`) marks pixels that leave the likelihood.
 """
 
 import os
@@ -41,14 +41,28 @@ class Sequence:
                 "raw_size": list(self.raw_size), "masked": self.mask is not None}
 
 
+def frame_shape(size):
+    """(height, width) from a side (square) or a (height, width) pair."""
+    return (size, size) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
+
+
+def crop_shape(raw, size):
+    """The largest (height, width) of `size`'s aspect inside a raw (H, W) frame."""
+    (h, w), (th, tw) = raw, frame_shape(size)
+    if w * th >= h * tw:  # wider than wanted: full height
+        return h, min(w, max(1, round(h * tw / th)))
+    return min(h, max(1, round(w * th / tw))), w
+
+
 def resize_frame(frame, size):
-    """Centre-crop an (H, W[, C]) uint8 frame to a square and resize it with antialiasing."""
-    h, w = frame.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    img = Image.fromarray(np.ascontiguousarray(frame[top:top + side, left:left + side]))
-    if side != size:
-        img = img.resize((size, size), Image.LANCZOS if side > size else Image.BICUBIC)
+    """Centre-crop an (H, W[, C]) uint8 frame to the aspect of `size` (a side, or (height, width)) and
+    resize it there with antialiasing."""
+    th, tw = frame_shape(size)
+    ch, cw = crop_shape(frame.shape[:2], size)
+    top, left = (frame.shape[0] - ch) // 2, (frame.shape[1] - cw) // 2
+    img = Image.fromarray(np.ascontiguousarray(frame[top:top + ch, left:left + cw]))
+    if (ch, cw) != (th, tw):
+        img = img.resize((tw, th), Image.LANCZOS if ch * cw > th * tw else Image.BICUBIC)
     return np.asarray(img)
 
 
@@ -75,7 +89,7 @@ def _read_video(path, size):
                 frames.append(resize_frame(rgb, size))  # resize as we go: a long HD clip stays small
     except av.error.FFmpegError as err:
         raise UserError(f"{path} is not a video PyAV can read ({err.strerror or err})") from None
-    return np.stack(frames) if frames else np.zeros((0, size, size, 3), np.uint8), fps, raw
+    return np.stack(frames) if frames else np.zeros((0, *frame_shape(size), 3), np.uint8), fps, raw
 
 
 def _read_folder(path, size):
@@ -89,7 +103,7 @@ def _read_folder(path, size):
             raise UserError(f"{os.path.join(path, name)} is not a readable image ({err})") from None
         raw = rgb.shape[:2]
         frames.append(resize_frame(rgb, size))
-    return np.stack(frames) if frames else np.zeros((0, size, size, 3), np.uint8), raw
+    return np.stack(frames) if frames else np.zeros((0, *frame_shape(size), 3), np.uint8), raw
 
 
 def _read_npy(path, size):
@@ -152,14 +166,18 @@ def _parse_builtin(spec):
 
 
 def load_source(spec, size, seed=0):
-    """One source -> (frames uint8 (T, size, size, 3), fps, raw (H, W))."""
+    """One source -> (frames uint8 (T, height, width, 3), fps, raw (H, W)); `size` is a side or (height, width)."""
     if spec.startswith(("digits:", "procedural:")):
         kind, name, frames = _parse_builtin(spec)
         if kind == "digits":
             return _digits(name, frames, size, seed), DIGITS_FPS, (28, 28)
         if name not in TEXTURES:
             raise UserError(f"unknown texture {spec!r}; built-in textures: {', '.join(TEXTURES)}")
-        return simulate(name, frames, size, seed), TEXTURE_FPS, (size, size)
+        side = max(frame_shape(size))  # simulated square, then cropped to the aspect
+        frames = simulate(name, frames, side, seed)
+        if frame_shape(size) != (side, side):
+            frames = np.stack([resize_frame(f, size) for f in frames])
+        return frames, TEXTURE_FPS, frame_shape(size)
     if not os.path.exists(spec):
         raise UserError(f"no such file or folder: {spec}")
     if os.path.isdir(spec):
@@ -207,7 +225,7 @@ def make_mask(spec, count, size, seed):
 
 def _load_mask(spec, seq, size, seed):
     if spec.startswith(("saltpepper:", "rect:")):
-        return make_mask(spec, len(seq.frames), size, seed)
+        return make_mask(spec, len(seq.frames), frame_shape(size)[0], seed)  # masked frames are square
     if not os.path.exists(spec):
         raise UserError(f"--mask {spec}: not saltpepper:P, rect:P, or an existing mask video/folder/.npy")
     frames, _, raw = load_source(spec, size)

@@ -24,7 +24,7 @@ from dvtex.fileio import remove_stale_temporaries
 from dvtex.train.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from dvtex.train.config import TrainConfig
 from dvtex.train.data import FramePairs, load_sequences
-from dvtex.train.model import PRESETS, DVAEConfig
+from dvtex.train.model import DVAEConfig
 from dvtex.train.preview import initial_states, write_preview
 
 PACE_STEPS = 50  # cosine over a minutes budget: steps estimated from the pace of the first ones
@@ -106,7 +106,7 @@ class Training:
 
     def __init__(self, config, run, ckpt, on_checkpoint=None):
         self.config, self.run, self.on_checkpoint = config, run, on_checkpoint
-        size = DVAEConfig(**ckpt["config"]).size if ckpt else PRESETS[config.preset]["size"]
+        size = DVAEConfig(**ckpt["config"]).frame_shape if ckpt else config.model_config(3).frame_shape
         grey = (ckpt["config"]["channels"] == 1) if ckpt else (True if config.grey else None)
         self.seqs = load_sequences(config.sources, size, seed=config.seed, grey=grey, mask=config.mask)
         torch.manual_seed(config.seed)  # the same initial weights on every rank
@@ -166,7 +166,7 @@ class Training:
     def describe(self):
         cfg, run = self.model.cfg, self.run
         params = sum(p.numel() for p in self.model.parameters()) / 1e6
-        return (f"{len(self.pairs)} pairs from {len(self.seqs)} sequence(s), {cfg.size}x{cfg.size}x{cfg.channels}, "
+        return (f"{len(self.pairs)} pairs from {len(self.seqs)} sequence(s), {cfg.frame_width}x{cfg.size}x{cfg.channels}, "
                 f"width {cfg.width}, {params:.2f}M parameters, {run.device.type}{f' x{run.world}' if run.world > 1 else ''}")
 
     def checkpoint(self):

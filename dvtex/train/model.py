@@ -33,7 +33,7 @@ PRESETS = {
 
 @dataclass
 class DVAEConfig:
-    size: int = 64  # frame height = width
+    size: int = 64  # frame height (and width, unless kernel1_w widens the frames)
     channels: int = 1  # 1 grey, 3 RGB
     layers: int = 5  # conv layers in encoder and decoder
     kernel1: int = 4  # kernel of the encoder's last / decoder's first layer
@@ -47,6 +47,7 @@ class DVAEConfig:
     likelihood: str = "fixed"  # fixed: sigma_y2; learnt: the calibrated variance (dvtex.train.objective)
     texture: float = 0.0  # weight of the process frames' patch statistics
     motion: float = 0.0  # weight of the process frame differences' patch statistics
+    kernel1_w: int = 0  # width of that first/last kernel for frames that are not square (0: kernel1)
 
     def __post_init__(self):
         if self.likelihood not in ("fixed", "learnt"):
@@ -56,6 +57,21 @@ class DVAEConfig:
             raise ValueError(f"size {self.size} != kernel1 {self.kernel1} * 2^(layers-1) * ds {self.ds}")
         if self.width % 2 ** max(self.layers - 2, 0):
             raise ValueError(f"width {self.width} must be divisible by 2^(layers-2)")
+        if self.kernel1_w < 0:
+            raise ValueError(f"kernel1_w {self.kernel1_w} is negative")
+
+    @property
+    def kernel1_shape(self):
+        return (self.kernel1, self.kernel1_w or self.kernel1)
+
+    @property
+    def frame_width(self):
+        return self.kernel1_shape[1] * 2 ** (self.layers - 1) * self.ds
+
+    @property
+    def frame_shape(self):
+        """(height, width) of a frame."""
+        return (self.size, self.frame_width)
 
     @classmethod
     def from_preset(cls, name, **overrides):
@@ -86,7 +102,7 @@ class Encoder(nn.Module):
         for i in range(cfg.layers - 2):
             self.conv_list.append(nn.Conv2d(d * 2**i, d * 2 ** (i + 1), 4, 2, 1))
             self.bn_list.append(nn.BatchNorm2d(d * 2 ** (i + 1)))
-        self.conv_last = nn.Conv2d(d * 2 ** (cfg.layers - 2), 2 * frames * cfg.n, cfg.kernel1, 1, 0)
+        self.conv_last = nn.Conv2d(d * 2 ** (cfg.layers - 2), 2 * frames * cfg.n, cfg.kernel1_shape, 1, 0)
         self.ds = cfg.ds
 
     def forward(self, y):  # (B, 2C[+2], H, W) -> (B, 4n)
@@ -105,7 +121,7 @@ class Decoder(nn.Module):
         super().__init__()
         chan = cfg.width * 2 ** (cfg.layers - 2)
         self.dense = nn.Linear(cfg.n, 100)
-        self.deconv_first = nn.ConvTranspose2d(100, chan, cfg.kernel1, 1, 0)
+        self.deconv_first = nn.ConvTranspose2d(100, chan, cfg.kernel1_shape, 1, 0)
         self.deconv_list = nn.ModuleList()
         for i in range(cfg.layers - 1):
             out = chan // 2 if i < cfg.layers - 2 else cfg.channels
