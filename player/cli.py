@@ -113,6 +113,8 @@ def parse_args(argv):
     p.add_argument("--size", type=parse_size, help="window size WxH (default: the frame scaled to about 512)")
     p.add_argument("--fullscreen", action="store_true")
     p.add_argument("--nearest", action="store_true", help="nearest-neighbour scaling (default linear)")
+    p.add_argument("--fit", choices=["contain", "cover", "stretch"], default="contain",
+                   help="frame in the window: contain letterboxes, cover fills it and crops, stretch fills it (default contain)")
     p.add_argument("--vsync", action="store_true", help="wait for vertical sync (off by default: the clock paces)")
     p.add_argument("--overlay", action="store_true", help="start with the overlay shown (H toggles it)")
     p.add_argument("--frames", type=count(1), help="stop after N frames (with --out: frames to render, default 10 s)")

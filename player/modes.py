@@ -25,7 +25,7 @@ def open_window(producer, args, stats):
     try:
         window = PlayerWindow(producer, args.fps, stats, size=args.size, fullscreen=args.fullscreen,
                               nearest=args.nearest, vsync=args.vsync, overlay=args.overlay, recorder=recorder, log=log,
-                              capture_dir=args.capture_dir)
+                              capture_dir=args.capture_dir, fit=args.fit)
         window.scene_saver = lambda folder: save_scene(folder, args, producer.source)
         return window
     except (pyglet.window.NoSuchDisplayException, pyglet.window.NoSuchConfigException, pyglet.gl.ContextException) as err:

@@ -22,6 +22,7 @@ from pyglet import gl  # noqa: E402
 from pyglet.window import key  # noqa: E402
 
 SPEED_STEP, GAIN_STEP = 1.25, 0.1
+FITS = ("contain", "cover", "stretch")
 
 
 class FrameTexture:
@@ -45,11 +46,16 @@ class FrameTexture:
     def place(self, x, y, width, height):
         self.sprite.update(x=x, y=y, scale_x=width / self.size[0], scale_y=height / self.size[1])
 
-    def fit(self, width, height):
-        """Letterbox: the largest rectangle of the frame's aspect centred in width x height."""
-        scale = min(width / self.size[0], height / self.size[1])
+    def fit(self, width, height, mode="contain", x=0, y=0):
+        """The frame in the rectangle (x, y, width, height): contain letterboxes (the largest rectangle of the
+        frame's aspect inside it), cover fills it (the smallest that covers it, the overflow centred
+        outside), stretch fills it at any aspect."""
+        if mode == "stretch":
+            return self.place(x, y, width, height)
+        pick = max if mode == "cover" else min
+        scale = pick(width / self.size[0], height / self.size[1])
         w, h = self.size[0] * scale, self.size[1] * scale
-        self.place((width - w) / 2, (height - h) / 2, w, h)
+        self.place(x + (width - w) / 2, y + (height - h) / 2, w, h)
 
     def draw(self):
         self.sprite.draw()
@@ -69,23 +75,32 @@ class TextureBackground:
             window.clear(); background.draw(); label.draw()
 
     Each draw() advances the texture one frame, at the app's own frame rate; resize() follows
-    the window (the texture covers it, cropping the frame's overflow is not attempted: it stretches).
+    the window. `fit` is stretch (the default: the rectangle at any aspect), contain (letterboxed) or
+    cover (filled at the frame's aspect, the overflow cut off at the rectangle's edges).
     """
 
-    def __init__(self, stream, width, height, x=0, y=0, nearest=False):
-        self.stream = stream
+    def __init__(self, stream, width, height, x=0, y=0, nearest=False, fit="stretch"):
+        if fit not in FITS:
+            raise ValueError(f"fit {fit!r} is not one of {', '.join(FITS)}")
+        self.stream, self.fit = stream, fit
         h, w, _ = stream.frame_shape
         self.frame = np.zeros(stream.frame_shape, np.uint8)
         self.texture = FrameTexture(h, w, nearest)
         self.resize(width, height, x, y)
 
     def resize(self, width, height, x=0, y=0):
-        self.texture.place(x, y, width, height)
+        self.rect = (int(x), int(y), int(width), int(height))
+        self.texture.fit(width, height, self.fit, x, y)
 
     def draw(self):
         self.stream.next_frame(out=self.frame)
         self.texture.upload(self.frame)
+        if self.fit == "cover":  # the overflow stays outside the rectangle
+            gl.glEnable(gl.GL_SCISSOR_TEST)
+            gl.glScissor(*self.rect)
         self.texture.draw()
+        if self.fit == "cover":
+            gl.glDisable(gl.GL_SCISSOR_TEST)
 
     def delete(self):
         self.texture.delete()
@@ -104,8 +119,8 @@ class PlayerWindow:
     """A window that shows a FrameProducer's frames at exactly `fps`, with keyboard controls."""
 
     def __init__(self, producer, fps, stats, size=None, fullscreen=False, nearest=False, vsync=False,
-                 overlay=False, recorder=None, log=print, capture_dir="."):
-        self.producer, self.fps, self.stats, self.log = producer, fps, stats, log
+                 overlay=False, recorder=None, log=print, capture_dir=".", fit="contain"):
+        self.producer, self.fps, self.stats, self.log, self.fit = producer, fps, stats, log, fit
         self.capture_dir = capture_dir
         self.faults, self._said = [], set()  # what failed while playing (a capture that could not be written)
         info = producer.info
@@ -128,7 +143,7 @@ class PlayerWindow:
         self.scene_saver = None  # folder -> path of the scene file written (W)
 
     def on_resize(self, width, height):
-        self.texture.fit(*self.window.get_framebuffer_size())
+        self.texture.fit(*self.window.get_framebuffer_size(), self.fit)
 
     def on_draw(self):
         self.window.clear()

@@ -196,3 +196,35 @@ def test_captures_that_cannot_be_written_leave_the_window_playing(onnx_model, tm
     assert any("recording" in line and "full.mp4" in line for line in faults)
     assert "failed" in text and window.recording is None
     assert stats.frames == 80 and producer.shown_index >= before + 50  # it played on, frame after frame
+
+
+@pytest.mark.parametrize("fit", ["contain", "cover", "stretch"])
+def test_fit_places_the_frame_in_a_wide_window(onnx_model, fit):
+    from dvtex.player.producer import FrameProducer
+    from dvtex.player.source import FrameSource
+    from dvtex.player.stats import PlaybackStats
+    from dvtex.player.window import PlayerWindow, read_framebuffer
+
+    source = FrameSource.open(str(onnx_model), seed=3, provider="cpu")
+    producer = FrameProducer(source).start()
+    window = PlayerWindow(producer, 30, PlaybackStats(30, source.provider), size=(192, 96), nearest=True,
+                          log=lambda m: None, fit=fit)
+    try:
+        window.run(3)
+        window.on_resize(192, 96)
+        window.on_draw()
+        shown, frame = read_framebuffer(window.window).astype(int), window.frame.astype(int)
+    finally:
+        producer.stop()
+        window.close()
+    assert shown.shape == (96, 192, 3)
+    if fit == "contain":  # 96x96 in the middle, black bars either side
+        want = np.repeat(np.repeat(frame, 3, axis=0), 3, axis=1)
+        assert shown[:, :48].max() == 0 and shown[:, 144:].max() == 0
+        assert np.abs(shown[:, 48:144] - want).max() <= 2
+    elif fit == "cover":  # 192x192, its middle 96 rows shown: no bars
+        want = np.repeat(np.repeat(frame, 6, axis=0), 6, axis=1)[48:144]
+        assert np.abs(shown - want).max() <= 2
+    else:  # 6x wide, 3x high
+        want = np.repeat(np.repeat(frame, 3, axis=0), 6, axis=1)
+        assert np.abs(shown - want).max() <= 2
