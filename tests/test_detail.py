@@ -34,12 +34,14 @@ def detailed(checkpoints, tmp_path_factory):
     return out, onnx_out, proc.stdout
 
 
-@pytest.mark.parametrize("factor,channels", [(2, 3), (4, 3), (4, 1)])
-def test_an_untrained_stage_is_bicubic_upscaling(factor, channels):
-    stage = DetailStage(DetailConfig(factor=factor, channels=channels, width=8, native=16)).eval()
+@pytest.mark.parametrize("factor,channels,upsample,noise", [(2, 3, "shuffle", 0), (4, 3, "shuffle", 0), (4, 1, "shuffle", 0),
+                                                           (4, 3, "resize", 0), (2, 3, "resize", 3)])
+def test_an_untrained_stage_is_bicubic_upscaling(factor, channels, upsample, noise):
+    stage = DetailStage(DetailConfig(factor=factor, channels=channels, width=8, native=16, upsample=upsample,
+                                     noise=noise)).eval()
     y = torch.rand(3, channels, 16, 16) * 2 - 1
     with torch.no_grad():
-        out = stage(y)
+        out = stage(y, torch.randn(3, 10))
     assert out.shape == (3, channels, 16 * factor, 16 * factor)
     assert torch.allclose(out, F.interpolate(y, scale_factor=factor, mode="bicubic", align_corners=False), atol=1e-6)
 
@@ -74,6 +76,31 @@ def test_export_decodes_at_full_size_and_matches_torch(detailed):
     assert got.shape == (16, 64, 64, 3) and np.abs(got.astype(int) - want.astype(int)).max() <= 1
 
 
+def test_the_noise_field_is_white_under_the_stationary_law_and_a_function_of_h():
+    stage = DetailStage(DetailConfig(factor=2, width=8, native=32, noise=2))
+    h = torch.randn(4000, 10, generator=torch.Generator().manual_seed(0))
+    field = stage.features(torch.zeros(4000, 3, 32, 32), h)[:, 3:]  # (T, 2, 32, 32)
+    assert abs(field.std().item() - 1) < 0.05 and abs(field.mean().item()) < 0.05
+    assert torch.equal(stage.features(torch.zeros(1, 3, 32, 32), h[:1]), stage.features(torch.zeros(1, 3, 32, 32), h[:1]))
+    flat = field[:200].flatten(1).numpy()
+    assert np.linalg.matrix_rank(flat) == 10  # n patterns mixed by the state, not one
+    right = np.corrcoef(field[:, :, :, :-1].flatten().numpy(), field[:, :, :, 1:].flatten().numpy())[0, 1]
+    assert abs(right) < 0.05  # white in space: neighbours uncorrelated
+
+
+def test_a_resize_stage_with_noise_trains_exports_and_matches_torch(checkpoints, tmp_path):
+    out = tmp_path / "w.pt"
+    proc = train_detail(checkpoints["water"], out, "--out-size", "64", "--steps", "4", "--batch", "2", "--width", "8",
+                        "--upsample", "resize", "--noise", "2")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_module("dvtex.export", out, "-o", tmp_path / "w.onnx")  # verified against torch, or exit 2
+    assert proc.returncode == 0, proc.stderr
+    session, info = load_model(str(tmp_path / "w.onnx"), provider="cpu")
+    h = np.random.default_rng(1).standard_normal((3, 10)).astype(np.float32)
+    first, again = (session.run(["frame"], {"h": h})[0] for _ in range(2))
+    assert first.shape == (3, 64, 64, 3) and np.array_equal(first, again)
+
+
 def test_the_player_shows_full_size_frames(detailed):
     _, onnx_out, _ = detailed
     proc = subprocess.run([sys.executable, "-m", "dvtex.player", str(onnx_out), "--frames", "5", "--out", "-"],
@@ -90,6 +117,7 @@ def test_the_player_shows_full_size_frames(detailed):
     (["--texture", "-1"], "--texture"),
     (["--pixel", "0", "--texture", "0"], "nothing to learn"),
     (["--out-size", "64", "--crop", "30"], "--crop 30: at most 20"),
+    (["--noise", "65"], "--noise"),
 ])
 def test_bad_options_are_refused_before_any_work(checkpoints, tmp_path, extra, fragment):
     out = tmp_path / "x.pt"

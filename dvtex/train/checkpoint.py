@@ -33,6 +33,7 @@ CONFIG_RANGES = {"size": (1, 16384), "channels": (1, 3), "layers": (2, 10), "ker
 # checkpoints were trained (the paper's objective).
 ADDED = {"config": {"likelihood": "fixed", "texture": 0.0, "motion": 0.0, "kernel1_w": 0},
          "train_config": {"recipe": "paper", "texture": None, "motion": None, "aspect": None}}
+DETAIL_ADDED = {"upsample": "shuffle", "noise": 0, "n": 10}  # detail stages written before these options
 REQUIRED = {"config": dict, "model": dict, "step": int, "data": list, "fps": (int, float), "h0": torch.Tensor}
 
 
@@ -62,6 +63,9 @@ def load_checkpoint(path, map_location="cpu"):
     for key, added in ADDED.items():
         if isinstance(ckpt.get(key), dict):
             ckpt[key] = {**added, **ckpt[key]}
+    detail = ckpt.get("detail")
+    if isinstance(detail, dict) and isinstance(detail.get("config"), dict):
+        detail["config"] = {**DETAIL_ADDED, **detail["config"]}
     check_checkpoint(ckpt, path)
     return ckpt
 
@@ -157,7 +161,7 @@ def check_detail(detail, cfg, path):
     except (TypeError, ValueError) as err:
         raise UserError(f"{path}: its detail stage's config is not one dvtex can build ({first_line(err, 80)}); {again}") from None
     if (*stage_cfg.native_shape, stage_cfg.channels) != (*cfg.frame_shape, cfg.channels) or stage_cfg.width > 4096 \
-            or stage_cfg.blocks > 64:
+            or stage_cfg.blocks > 64 or stage_cfg.n != cfg.n:
         (h, w), c = stage_cfg.native_shape, stage_cfg.channels
         raise UserError(f"{path}: its detail stage is for {w}x{h}x{c} frames, its model draws "
                         f"{cfg.frame_width}x{cfg.size}x{cfg.channels}; {again}")

@@ -13,10 +13,13 @@ step moves it from interpolation towards the source's own detail.
 import math
 from dataclasses import asdict, dataclass
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 FACTORS = (2, 4)
+UPSAMPLES = ("shuffle", "resize")
+NOISE_SEED = 1234
 
 
 @dataclass
@@ -27,10 +30,17 @@ class DetailConfig:
     blocks: int = 2  # residual 3x3 blocks at the DVAE's resolution
     native: int = 64  # the DVAE's frame height
     native_width: int = 0  # and its width, where it is not square (0: native)
+    upsample: str = "shuffle"  # each 2x step: shuffle (sub-pixel convolution) or resize (nearest, then a convolution)
+    noise: int = 0  # input channels of latent-driven noise (0: none)
+    n: int = 10  # the latent size (for the noise)
 
     def __post_init__(self):
         if self.factor not in FACTORS:
             raise ValueError(f"factor {self.factor} is not one of {FACTORS}")
+        if self.upsample not in UPSAMPLES:
+            raise ValueError(f"upsample {self.upsample!r} is not one of {', '.join(UPSAMPLES)}")
+        if not 0 <= self.noise <= 64:
+            raise ValueError(f"noise {self.noise} is not 0 to 64 channels")
         if self.width < 2 or self.width % 2 ** (int(math.log2(self.factor)) - 1):
             raise ValueError(f"width {self.width} must be at least 2 and halve at each 2x step")
 
@@ -54,13 +64,24 @@ def _conv(c_in, c_out):
 
 class DetailStage(nn.Module):
     """(B, C, s, s) frames in [-1, 1] -> (B, C, fs, fs): bicubic upsampling plus a learnt residual.
-    Most of the work is done at the input's resolution; each 2x step is a pixel shuffle."""
+    Most of the work is done at the input's resolution; each 2x step is a pixel shuffle (its sub-pixel
+    positions each have their own weights: they can draw a pattern that repeats every `factor` pixels)
+    or a nearest-neighbour resize and a convolution (the same weights everywhere: they cannot).
+
+    With `noise` channels the stage also reads a noise field driven by the latent state: fixed random
+    patterns Z_k mixed by h, sum_k h_k Z_k / sqrt(n). Under the stationary law h ~ N(0, I) it is white
+    noise at every pixel, it changes as smoothly as the process does, and it stays a function of h (a
+    frame is still decided by its state: loops and the export's verification hold)."""
 
     def __init__(self, cfg):
         super().__init__()
         self.cfg = cfg
         w = cfg.width
-        self.head = _conv(cfg.channels, w)
+        if cfg.noise:
+            gen = torch.Generator().manual_seed(NOISE_SEED)
+            self.register_buffer("patterns", torch.randn(cfg.n, cfg.noise * cfg.native_shape[0] * cfg.native_shape[1],
+                                                         generator=gen) / math.sqrt(cfg.n))
+        self.head = _conv(cfg.channels + cfg.noise, w)
         self.body = nn.ModuleList(_conv(w, w) for _ in range(cfg.blocks))
         self.ups = nn.ModuleList()
         self.mids = nn.ModuleList()
@@ -68,23 +89,37 @@ class DetailStage(nn.Module):
         for step in range(int(math.log2(cfg.factor))):
             last = step == int(math.log2(cfg.factor)) - 1
             out = cfg.channels if last else chan // 2
-            self.ups.append(_conv(chan, out * 4))
+            self.ups.append(_conv(chan, out * 4 if cfg.upsample == "shuffle" else out))
             if not last:
                 self.mids.append(_conv(out, out))
             chan = out
         nn.init.zeros_(self.ups[-1].weight)
         nn.init.zeros_(self.ups[-1].bias)
 
-    def forward(self, y):  # (B, C, s, s) -> (B, C, fs, fs)
+    def features(self, y, h=None):
+        """What the stage reads: the frames (B, C, s, s) and, with noise channels, the noise field of h (B, n)."""
+        if not self.cfg.noise:
+            return y
+        field = (h.float() @ self.patterns).reshape(-1, self.cfg.noise, *y.shape[2:])  # (B, K, s, s)
+        return torch.cat([y, field], dim=1)
+
+    def draw(self, x):  # features (B, C [+ K], s, s) -> (B, C, fs, fs)
+        y = x[:, :self.cfg.channels]
         base = F.interpolate(y, scale_factor=self.cfg.factor, mode="bicubic", align_corners=False)
-        x = F.relu(self.head(y))
+        x = F.relu(self.head(x))
         for conv in self.body:
             x = x + F.relu(conv(x))
         for i, up in enumerate(self.ups):
-            x = F.pixel_shuffle(up(x), 2)
+            if self.cfg.upsample == "shuffle":
+                x = F.pixel_shuffle(up(x), 2)
+            else:
+                x = up(F.interpolate(x, scale_factor=2, mode="nearest"))
             if i < len(self.mids):
                 x = F.relu(self.mids[i](F.relu(x)))
         return base + x
+
+    def forward(self, y, h=None):  # (B, C, s, s) [and their states (B, n)] -> (B, C, fs, fs)
+        return self.draw(self.features(y, h))
 
 
 class DetailedDecoder(nn.Module):
@@ -96,7 +131,7 @@ class DetailedDecoder(nn.Module):
         self.channels = decoder.channels
 
     def forward(self, h):
-        return self.stage(self.decoder(h)).clamp(-1, 1)
+        return self.stage(self.decoder(h), h).clamp(-1, 1)
 
 
 def build_detail(ckpt):

@@ -28,6 +28,9 @@ def parse_args(argv):
     p.add_argument("--texture", type=number(0, 1e6), default=d.texture,
                    help=f"weight of the played frames' patch statistics (default {d.texture:g})")
     p.add_argument("--width", type=int, default=d.width, help=f"the stage's channels (default {d.width})")
+    p.add_argument("--upsample", choices=["shuffle", "resize"], default=d.upsample,
+                   help="each 2x step: a sub-pixel convolution, or a nearest resize and a convolution (default shuffle)")
+    p.add_argument("--noise", type=int, default=d.noise, help="channels of latent-driven noise the stage reads (default 0)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=d.device)
     args = vars(p.parse_args(argv))

@@ -26,7 +26,7 @@ from dvtex import __version__
 from dvtex.errors import UserError
 from dvtex.train.checkpoint import build_model, load_checkpoint, save_checkpoint
 from dvtex.train.data import FramePairs, Sequence, crop_shape, load_source, resize_frame, to_grey
-from dvtex.train.detail import FACTORS, DetailConfig, DetailStage
+from dvtex.train.detail import FACTORS, UPSAMPLES, DetailConfig, DetailStage
 from dvtex.train.loop import cosine_factor, pick_device, progress_bar
 from dvtex.train.model import DVAEConfig
 from dvtex.train.objective import patch_swd
@@ -44,8 +44,10 @@ class DetailTrainConfig:
     crop: int = None  # crop side at the DVAE's size (times the factor at the output's); None: up to 32
     lr: float = 1e-3  # Adam, along a half cosine over the steps
     pixel: float = 1.0  # weight of the L1 error against the full-size frame
-    texture: float = 1.0  # weight of the played frames' patch statistics
+    texture: float = 16.0  # weight of the played frames' patch statistics (benchmarks/detail.py chose it)
     width: int = 32  # the stage's channels at the DVAE's size
+    upsample: str = "shuffle"  # each 2x step: shuffle or resize (dvtex.train.detail.DetailStage)
+    noise: int = 0  # channels of latent-driven noise the stage reads
     seed: int = 0
     device: str = "auto"
 
@@ -67,6 +69,10 @@ class DetailTrainConfig:
                 raise UserError(f"--{name} must be a finite number {low}, not {value}")
         if not self.pixel and not self.texture:
             raise UserError("--pixel 0 and --texture 0 leave nothing to learn; keep one of them above 0")
+        if self.upsample not in UPSAMPLES:
+            raise UserError(f"--upsample {self.upsample}: choose {' or '.join(UPSAMPLES)}")
+        if not isinstance(self.noise, int) or isinstance(self.noise, bool) or not 0 <= self.noise <= 64:
+            raise UserError(f"--noise must be a whole number from 0 to 64, not {self.noise}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise UserError(f"--device {self.device}: choose auto, cpu or cuda")
         return self
@@ -121,15 +127,16 @@ def downsample(frames, shape):
 
 @torch.no_grad()
 def reconstructions(model, small_seqs, batch=64):
-    """Each pair's first frame as the DVAE draws it: C_eta at the encoder's mean, (N, C, s, s), with the
-    index of that frame among all frames."""
+    """Each pair's first frame as the DVAE draws it: C_eta at the encoder's mean h (N, n), the frames
+    (N, C, s, s), and the index of that frame among all frames."""
     pairs = FramePairs(small_seqs)
-    out = []
+    states, out = [], []
     for idx in torch.arange(len(pairs)).split(batch):
         y, _ = pairs.batch(idx)
         h1, _ = model.dynamic_layer(model.encode(y)[0])
+        states.append(h1)
         out.append(model.decoder(h1))
-    return torch.cat(out), pairs.first
+    return torch.cat(states), torch.cat(out), pairs.first
 
 
 def crops(gen, count, shape, crop, margin=0):
@@ -157,13 +164,14 @@ class DetailTraining:
         self.crop = config.crop or min(32, min(self.native) - 2 * MARGIN)
         torch.manual_seed(config.seed)
         self.stage = DetailStage(DetailConfig(self.factor, cfg.channels, config.width, native=cfg.size,
-                                              native_width=cfg.frame_width if cfg.kernel1_w else 0)).to(device)
+                                              native_width=cfg.frame_width if cfg.kernel1_w else 0,
+                                              upsample=config.upsample, noise=config.noise, n=cfg.n)).to(device)
         self.opt = torch.optim.Adam(self.stage.parameters(), lr=config.lr)
         self.gen = torch.Generator().manual_seed(config.seed)
         full = load_full_size(ckpt, self.stage.cfg.shape, cfg.channels)
         small = [Sequence(s.name, downsample(s.frames, self.native), s.fps, s.raw_size) for s in full]
         self.full = torch.from_numpy(np.concatenate([s.frames for s in full])).permute(0, 3, 1, 2).contiguous()
-        self.recon, self.first = reconstructions(self.model, small)
+        self.states, self.recon, self.first = reconstructions(self.model, small)
         self.step, self.history = 0, []
 
     def batch_of(self, frames_small, frames_full=None):
@@ -183,13 +191,14 @@ class DetailTraining:
         config, dev = self.config, self.device
         idx = torch.randint(len(self.recon), (config.batch,), generator=self.gen)
         full = self.full[self.first[idx]].to(dev).float() / 127.5 - 1
-        inp, target = self.batch_of(self.recon[idx].to(dev), full)
-        pixel = (self.interior(self.stage(inp)) - target).abs().mean()
+        inp, target = self.batch_of(self.stage.features(self.recon[idx].to(dev), self.states[idx].to(dev)), full)
+        pixel = (self.interior(self.stage.draw(inp)) - target).abs().mean()
         texture = pixel.new_zeros(())
         if config.texture:
+            h = torch.randn(config.batch, self.model.cfg.n, generator=self.gen).to(dev)  # the stationary law
             with torch.no_grad():
-                played = self.model.decoder(torch.randn(config.batch, self.model.cfg.n, generator=self.gen).to(dev))
-            fake = self.interior(self.stage(self.batch_of(played)[0]))
+                played = self.stage.features(self.model.decoder(h), h)
+            fake = self.interior(self.stage.draw(self.batch_of(played)[0]))
             real_idx = torch.randint(len(self.full), (config.batch,), generator=self.gen)
             side = self.crop * self.factor
             corners = crops(self.gen, config.batch, self.full.shape[2:], side)
