@@ -7,7 +7,7 @@ APT_PKGS := xvfb xauth libgl1-mesa-dri libportaudio2
 ORT_EXTRA := $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
 SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-DEMO_MODEL := player/demo/fire64.onnx
+DEMO_MODEL := player/demo/fire256.onnx
 DEMO_OUT   ?= $(CURDIR)
 
 .PHONY: setup system-deps demo test bench clean

@@ -19,7 +19,7 @@ from dvtex.errors import ArgumentParser, cli_entry, count, number, positive
 from dvtex.player.stream import GAIN_RANGE, SPEED_RANGE
 
 
-DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "fire64.onnx")
+DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo", "fire256.onnx")
 
 
 MAX_SIDE = 16384  # the largest texture OpenGL 3.3 implementations commonly allow

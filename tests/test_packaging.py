@@ -67,7 +67,7 @@ def test_play_without_torch_renders_the_bundled_demo(tmp_path):
     proc = run_python(BLOCK_TORCH + f"sys.argv = ['dvtex-play', '--frames', '30', '--out', {str(out)!r}]\n"
                       "from dvtex.commands import play; play()", tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "fire64.onnx" in proc.stderr and "rendered 30 frames" in proc.stdout
+    assert "fire256.onnx" in proc.stderr and "rendered 30 frames" in proc.stdout
     with av.open(str(out)) as f:
         assert sum(1 for _ in f.decode(video=0)) == 30
 
