@@ -30,7 +30,7 @@ from dvtex.train.config import TrainConfig
 from dvtex.train.detail import FACTORS, build_detail
 from dvtex.train.detail_train import DetailTrainConfig, load_full_size, train_detail
 from dvtex.train.loop import train
-from dvtex.train.synthesis import played_path
+from dvtex.train.synthesis import played_path, to_uint8
 
 VARIANTS = {
     "pixel": dict(pixel=1.0, texture=0.0),
@@ -53,10 +53,6 @@ def out_size_for(ckpt, wanted):
         return wanted
     fits = [native * f for f in FACTORS if native * f <= min(min(raw), wanted)]
     return fits[-1] if fits else None
-
-
-def to_uint8(y):  # (T, C, H, W) in [-1, 1] -> (T, H, W, C)
-    return ((y.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
 
 
 @torch.no_grad()

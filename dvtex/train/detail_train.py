@@ -27,7 +27,7 @@ from dvtex.errors import UserError
 from dvtex.train.checkpoint import build_model, load_checkpoint, save_checkpoint
 from dvtex.train.data import FramePairs, Sequence, crop_shape, load_source, resize_frame, to_grey
 from dvtex.train.detail import FACTORS, UPSAMPLES, DetailConfig, DetailStage
-from dvtex.train.loop import cosine_factor, pick_device, progress_bar
+from dvtex.train.loop import check_writable, cosine_factor, pick_device, progress_bar
 from dvtex.train.model import DVAEConfig
 from dvtex.train.objective import patch_swd
 
@@ -223,11 +223,7 @@ class DetailTraining:
 
 
 def check_output(path):
-    if os.path.isdir(path):
-        raise UserError(f"-o {path} is a folder; name the checkpoint file, e.g. -o {os.path.join(path, 'model256.pt')}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise UserError(f"-o {path}: folder {folder} does not exist or is not writable; choose another -o")
+    check_writable(path, "model256.pt")
     if os.path.exists(path):
         raise UserError(f"{path} exists; choose another -o")
 

@@ -77,17 +77,22 @@ def cosine_factor(step, total, floor=0.02):
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0)))
 
 
-def check_output(config):
-    """The checkpoint to continue (resume), or None; refuses, before any work, an output that exists
-    without resume or that cannot be written."""
-    out = config.output
+def check_writable(out, example="model.pt"):
+    """Refuse an -o that is a folder or lies in a folder that is missing or not writable."""
     if os.path.isdir(out):
-        raise UserError(f"-o {out} is a folder; name the checkpoint file, e.g. -o {os.path.join(out, 'model.pt')}")
+        raise UserError(f"-o {out} is a folder; name the checkpoint file, e.g. -o {os.path.join(out, example)}")
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
         raise UserError(f"-o {out}: folder {folder} does not exist; create it or choose another -o")
     if not os.access(folder, os.W_OK):
         raise UserError(f"-o {out}: folder {folder} is not writable; choose another -o")
+
+
+def check_output(config):
+    """The checkpoint to continue (resume), or None; refuses, before any work, an output that exists
+    without resume or that cannot be written."""
+    out = config.output
+    check_writable(out)
     if not os.path.exists(out):
         if config.resume:
             print(f"dvtex-train: no checkpoint at {out} yet; starting a new run", file=sys.stderr)

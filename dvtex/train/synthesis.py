@@ -19,15 +19,19 @@ def played_path(model, h0, steps, seed):
     return sample_path(A, B, np.asarray(h0, np.float64), steps, np.random.default_rng(seed))
 
 
+def to_uint8(y):
+    """Decoder output (T, C, H, W) in [-1, 1] -> uint8 frames (T, H, W, C), as the player shows them."""
+    return ((y + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
 @torch.no_grad()
 def decode_frames(model, h, batch=256):
     """Latent states (T, n), numpy -> uint8 frames (T, H, W, C)."""
     device = next(model.parameters()).device
     out = []
     for chunk in torch.from_numpy(np.asarray(h)).split(batch):
-        y = model.decoder(chunk.float().to(device))  # (b, C, H, W) in [-1, 1]
-        out.append(((y + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu())
-    return torch.cat(out).numpy()
+        out.append(to_uint8(model.decoder(chunk.float().to(device))))
+    return np.concatenate(out)
 
 
 def synthesize(model_or_checkpoint, n_frames, seed=0, h0=None):
