@@ -38,8 +38,10 @@ VARIANTS = {
     "pixel+texture x4": dict(pixel=1.0, texture=4.0),
     "pixel+texture x16": dict(pixel=1.0, texture=16.0),  # the default (DetailTrainConfig)
     "pixel+texture x64": dict(pixel=1.0, texture=64.0),
+    "x16 filtered": dict(pixel=1.0, texture=16.0, upsample="filtered"),
     "x16 resize": dict(pixel=1.0, texture=16.0, upsample="resize"),
     "x16 noise4": dict(pixel=1.0, texture=16.0, noise=4),
+    "x16 filtered noise4": dict(pixel=1.0, texture=16.0, upsample="filtered", noise=4),
     "x16 resize noise4": dict(pixel=1.0, texture=16.0, upsample="resize", noise=4),
     "texture": dict(pixel=0.0, texture=1.0),
 }

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 from dvtex.player import load_model
@@ -35,7 +36,7 @@ def detailed(checkpoints, tmp_path_factory):
 
 
 @pytest.mark.parametrize("factor,channels,upsample,noise", [(2, 3, "shuffle", 0), (4, 3, "shuffle", 0), (4, 1, "shuffle", 0),
-                                                           (4, 3, "resize", 0), (2, 3, "resize", 3)])
+                                                           (4, 3, "resize", 0), (2, 3, "resize", 3), (4, 3, "filtered", 0)])
 def test_an_untrained_stage_is_bicubic_upscaling(factor, channels, upsample, noise):
     stage = DetailStage(DetailConfig(factor=factor, channels=channels, width=8, native=16, upsample=upsample,
                                      noise=noise)).eval()
@@ -44,6 +45,18 @@ def test_an_untrained_stage_is_bicubic_upscaling(factor, channels, upsample, noi
         out = stage(y, torch.randn(3, 10))
     assert out.shape == (3, channels, 16 * factor, 16 * factor)
     assert torch.allclose(out, F.interpolate(y, scale_factor=factor, mode="bicubic", align_corners=False), atol=1e-6)
+
+
+@pytest.mark.parametrize("upsample,grid", [("shuffle", True), ("filtered", False), ("resize", False)])
+def test_only_a_plain_sub_pixel_convolution_draws_a_grid_on_a_flat_frame(upsample, grid):
+    torch.manual_seed(0)
+    stage = DetailStage(DetailConfig(factor=4, width=8, native=16, upsample=upsample)).eval()
+    for p in stage.parameters():  # any weights, as training might leave them
+        nn.init.normal_(p, 0, 0.3)
+    with torch.no_grad():
+        out = stage(torch.full((1, 3, 16, 16), 0.2))
+    spread = out[..., 8:-8, 8:-8].std(dim=(2, 3)).max().item()  # per channel, away from the borders
+    assert (spread > 0.1) if grid else (spread < 1e-5)
 
 
 def test_training_learns_detail_and_keeps_the_dvae(checkpoints, detailed):
@@ -88,10 +101,11 @@ def test_the_noise_field_is_white_under_the_stationary_law_and_a_function_of_h()
     assert abs(right) < 0.05  # white in space: neighbours uncorrelated
 
 
-def test_a_resize_stage_with_noise_trains_exports_and_matches_torch(checkpoints, tmp_path):
+@pytest.mark.parametrize("upsample,noise", [("resize", "2"), ("filtered", "0")])
+def test_other_stages_train_export_and_match_torch(checkpoints, tmp_path, upsample, noise):
     out = tmp_path / "w.pt"
     proc = train_detail(checkpoints["water"], out, "--out-size", "64", "--steps", "4", "--batch", "2", "--width", "8",
-                        "--upsample", "resize", "--noise", "2")
+                        "--upsample", upsample, "--noise", noise)
     assert proc.returncode == 0, proc.stderr
     proc = run_module("dvtex.export", out, "-o", tmp_path / "w.onnx")  # verified against torch, or exit 2
     assert proc.returncode == 0, proc.stderr

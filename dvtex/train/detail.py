@@ -18,7 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 FACTORS = (2, 4)
-UPSAMPLES = ("shuffle", "resize")
+UPSAMPLES = ("filtered", "shuffle", "resize")
+HOLD = (0.25, 0.5, 0.25)  # what "filtered" smooths each sub-pixel convolution's output with, along each axis
 NOISE_SEED = 1234
 
 
@@ -30,7 +31,8 @@ class DetailConfig:
     blocks: int = 2  # residual 3x3 blocks at the DVAE's resolution
     native: int = 64  # the DVAE's frame height
     native_width: int = 0  # and its width, where it is not square (0: native)
-    upsample: str = "shuffle"  # each 2x step: shuffle (sub-pixel convolution) or resize (nearest, then a convolution)
+    upsample: str = "shuffle"  # each 2x step: shuffle (a sub-pixel convolution), filtered (the same, then HOLD)
+    # or resize (nearest, then a convolution)
     noise: int = 0  # input channels of latent-driven noise (0: none)
     n: int = 10  # the latent size (for the noise)
 
@@ -82,9 +84,13 @@ def _conv(c_in, c_out):
 
 class DetailStage(nn.Module):
     """(B, C, s, s) frames in [-1, 1] -> (B, C, fs, fs): bicubic upsampling plus a learnt residual.
-    Most of the work is done at the input's resolution; each 2x step is a pixel shuffle (its sub-pixel
-    positions each have their own weights: they can draw a pattern that repeats every `factor` pixels)
-    or a nearest-neighbour resize and a convolution (the same weights everywhere: they cannot).
+    Most of the work is done at the input's resolution; each 2x step is a pixel shuffle. Its sub-pixel
+    positions each have their own weights, so on its own ("shuffle") it can draw a pattern that repeats
+    every 2 pixels even where the frame is flat, and it did (a fine grid over the whole frame).
+    "filtered" follows each shuffle with the fixed filter [1, 2, 1] / 4 along each axis: that averages
+    any 2-periodic pattern to its mean, so a flat input gives a flat output (Sugawara et al. 2019, a
+    checkerboard-free sub-pixel convolution), and it is centred (no half-pixel shift). "resize" is a
+    nearest-neighbour resize and a convolution (the same weights everywhere: it cannot draw the grid).
 
     With `noise` channels the stage also reads a noise field driven by the latent state: fixed random
     patterns Z_k mixed by h, sum_k h_k Z_k / sqrt(n). Under the stationary law h ~ N(0, I) it is white
@@ -100,6 +106,7 @@ class DetailStage(nn.Module):
             self.register_buffer("patterns", torch.randn(cfg.n, cfg.noise * cfg.native_shape[0] * cfg.native_shape[1],
                                                          generator=gen) / math.sqrt(cfg.n))
         self.register_buffer("bicubic", bicubic_filters(cfg.factor).repeat(cfg.channels, 1, 1)[:, None], persistent=False)
+        self.register_buffer("hold", torch.outer(torch.tensor(HOLD), torch.tensor(HOLD))[None, None], persistent=False)
         self.head = _conv(cfg.channels + cfg.noise, w)
         self.body = nn.ModuleList(_conv(w, w) for _ in range(cfg.blocks))
         self.ups = nn.ModuleList()
@@ -108,7 +115,7 @@ class DetailStage(nn.Module):
         for step in range(int(math.log2(cfg.factor))):
             last = step == int(math.log2(cfg.factor)) - 1
             out = cfg.channels if last else chan // 2
-            self.ups.append(_conv(chan, out * 4 if cfg.upsample == "shuffle" else out))
+            self.ups.append(_conv(chan, out if cfg.upsample == "resize" else out * 4))
             if not last:
                 self.mids.append(_conv(out, out))
             chan = out
@@ -130,11 +137,18 @@ class DetailStage(nn.Module):
         for i, up in enumerate(self.ups):
             if self.cfg.upsample == "shuffle":
                 x = F.pixel_shuffle(up(x), 2)
+            elif self.cfg.upsample == "filtered":
+                x = self.smooth(F.pixel_shuffle(up(x), 2), up.out_channels // 4)
             else:
                 x = up(F.interpolate(x, scale_factor=2, mode="nearest"))
             if i < len(self.mids):
                 x = F.relu(self.mids[i](F.relu(x)))
         return base + x
+
+    def smooth(self, x, channels):
+        """HOLD along each axis, per channel, borders replicated: (B, channels, H, W) -> the same. The
+        channel count is the module's, not the tensor's, so the exported graph has fixed weights."""
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), self.hold.expand(channels, 1, 3, 3), groups=channels)
 
     def upscale(self, y):
         """Bicubic upsampling by the factor, (B, C, s, s) -> (B, C, fs, fs), as fixed filters."""

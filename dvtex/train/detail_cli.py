@@ -11,6 +11,7 @@ import os
 import sys
 
 from dvtex.errors import ArgumentParser, number, positive
+from dvtex.train.detail import UPSAMPLES
 from dvtex.train.detail_train import DetailTrainConfig
 
 
@@ -28,8 +29,9 @@ def parse_args(argv):
     p.add_argument("--texture", type=number(0, 1e6), default=d.texture,
                    help=f"weight of the played frames' patch statistics (default {d.texture:g})")
     p.add_argument("--width", type=int, default=d.width, help=f"the stage's channels (default {d.width})")
-    p.add_argument("--upsample", choices=["shuffle", "resize"], default=d.upsample,
-                   help="each 2x step: a sub-pixel convolution, or a nearest resize and a convolution (default shuffle)")
+    p.add_argument("--upsample", choices=UPSAMPLES, default=d.upsample,
+                   help="each 2x step: a sub-pixel convolution (shuffle), the same smoothed so that it cannot draw a "
+                        f"2-pixel grid (filtered), or a nearest resize and a convolution (default {d.upsample})")
     p.add_argument("--noise", type=int, default=d.noise, help="channels of latent-driven noise the stage reads (default 0)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default=d.device)

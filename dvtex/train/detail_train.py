@@ -46,7 +46,7 @@ class DetailTrainConfig:
     pixel: float = 1.0  # weight of the L1 error against the full-size frame
     texture: float = 16.0  # weight of the played frames' patch statistics (benchmarks/detail.py chose it)
     width: int = 32  # the stage's channels at the DVAE's size
-    upsample: str = "shuffle"  # each 2x step: shuffle or resize (dvtex.train.detail.DetailStage)
+    upsample: str = "shuffle"  # each 2x step: shuffle, filtered or resize (dvtex.train.detail.DetailStage)
     noise: int = 0  # channels of latent-driven noise the stage reads
     seed: int = 0
     device: str = "auto"
@@ -70,7 +70,7 @@ class DetailTrainConfig:
         if not self.pixel and not self.texture:
             raise UserError("--pixel 0 and --texture 0 leave nothing to learn; keep one of them above 0")
         if self.upsample not in UPSAMPLES:
-            raise UserError(f"--upsample {self.upsample}: choose {' or '.join(UPSAMPLES)}")
+            raise UserError(f"--upsample {self.upsample}: choose {', '.join(UPSAMPLES)}")
         if not isinstance(self.noise, int) or isinstance(self.noise, bool) or not 0 <= self.noise <= 64:
             raise UserError(f"--noise must be a whole number from 0 to 64, not {self.noise}")
         if self.device not in ("auto", "cpu", "cuda"):
