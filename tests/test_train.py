@@ -86,6 +86,22 @@ def test_cosine_over_minutes_plans_its_steps_from_the_first_steps_pace(tmp_path,
     assert load_checkpoint(str(out))["cosine_steps"] == planned  # kept for --resume
 
 
+def test_a_steps_budget_says_early_how_long_the_rest_takes_at_the_measured_pace(tmp_path, monkeypatch, capsys):
+    import re
+
+    import dvtex.train.loop as loop
+    from dvtex.train import TrainConfig, train
+
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(loop, "clock", lambda: next(ticks) * 5.0)  # a slow machine: seconds a step
+    train(TrainConfig(sources=["procedural:water:40"], output=str(tmp_path / "m.pt"), preset="mnist32", width=8,
+                      batch=8, steps=PACE_STEPS + 30, preview_every=0))
+    said = re.search(r"([0-9.]+) steps/s over the first (\d+) steps here: the 30 left take about ([0-9.]+) minutes",
+                     capsys.readouterr().err)
+    assert said and int(said[2]) == PACE_STEPS
+    assert float(said[3]) == pytest.approx(30 / float(said[1]) / 60, rel=0.1)  # both figures are rounded
+
+
 def test_existing_model_is_not_overwritten_without_resume(tmp_path):
     out = tmp_path / "m.pt"
     train(out, "--steps", "2")
@@ -183,6 +199,25 @@ def test_training_is_a_python_api(tmp_path):
     assert load_config(config.output) == config.resolved()  # with the preset's sigma_y2 filled in
     frames = dvtex.synthesize(config.output, 4)
     assert frames.shape == (4, 32, 32, 3)
+
+
+def test_a_narrower_encoder_trains_exports_and_resumes(tmp_path):
+    from dvtex.player import load_model
+
+    out, same = tmp_path / "m.pt", tmp_path / "same.pt"
+    train(out, "--steps", "3", "--encoder-width", "4")
+    train(same, "--steps", "1")
+    ckpt = load_checkpoint(str(out))
+    assert ckpt["config"]["encoder_width"] == 4 and ckpt["train_config"]["encoder_width"] == 4
+    model, wide = build_model(ckpt), build_model(load_checkpoint(str(same)))
+    assert model.encoder.conv_first.out_channels == 4 and wide.encoder.conv_first.out_channels == 8
+    assert [p.shape for p in model.decoder.parameters()] == [p.shape for p in wide.decoder.parameters()]
+    assert run_module("dvtex.export", out, "-o", tmp_path / "m.onnx").returncode == 0  # verified against torch
+    assert load_model(str(tmp_path / "m.onnx"), provider="cpu")[1].height == 32
+    train(out, "--steps", "5", "--resume")
+    assert load_checkpoint(str(out))["step"] == 5
+    assert_user_error(run_module("dvtex.train", *TINY, "-o", out, "--resume", "--steps", "6", "--encoder-width", "8"),
+                      "--encoder-width")
 
 
 def test_old_format_checkpoints_still_load_and_resume(tmp_path):

@@ -28,6 +28,8 @@ def parse_args(argv):
     p.add_argument("-o", "--output", required=True, help="checkpoint path (.pt)")
     p.add_argument("--preset", choices=sorted(PRESETS), help="the paper's Table 1 configurations (default cows64)")
     p.add_argument("--width", type=int, help="encoder/decoder width d (default 128, the paper's, on CUDA; 32 on a CPU)")
+    p.add_argument("--encoder-width", type=int,
+                   help="a narrower encoder than decoder: only training runs the encoder (default: --width)")
     p.add_argument("--recipe", choices=sorted(RECIPES),
                    help="paper: the preset's fixed sigma_y2, the ELBO alone; sharp: a learnt variance and the "
                         "played frames' patch and motion statistics (default paper)")

@@ -25,6 +25,7 @@ class TrainConfig:
     method: str = "dvae"  # dvae, or a baseline: vae+var, lds
     preset: str = "cows64"  # the paper's Table 1 (dvtex.train.model.PRESETS)
     width: int = None  # network width d; None: 128 on CUDA, 32 on a CPU
+    encoder_width: int = None  # the encoder's d (only training runs it); None: width
     recipe: str = "paper"  # what the decoder is trained to match (dvtex.train.objective.RECIPES)
     sigma_y2: float = None  # output variance; None: the recipe's (paper: the preset's; sharp: learnt)
     texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
@@ -85,6 +86,7 @@ class TrainConfig:
 
     def model_config(self, channels):
         overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width,
+                     "encoder_width": self.encoder_width or 0,
                      "kernel1_w": aspect_kernel(self.aspect, PRESETS[self.preset]["kernel1"]), **self.objective()}
         if self.sigma_y2 is not None:
             overrides["sigma_y2"] = self.sigma_y2
@@ -115,11 +117,15 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise UserError(f"--{name} must be a number of at least 0, not {value}")
-        if self.width is not None:
+        for name in ("width", "encoder_width"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            _at_least(self, {name: 1})
             try:
-                DVAEConfig.from_preset(self.preset, width=self.width)
+                DVAEConfig.from_preset(self.preset, width=value)
             except ValueError as err:
-                raise UserError(f"--width {self.width} does not fit preset {self.preset}: {err}") from None
+                raise UserError(f"--{name.replace('_', '-')} {value} does not fit preset {self.preset}: {err}") from None
         if self.mask:
             check_mask(self.mask)
         if self.aspect is not None:

@@ -27,7 +27,7 @@ from dvtex.train.data import FramePairs, load_sequences
 from dvtex.train.model import DVAEConfig
 from dvtex.train.preview import initial_states, write_preview
 
-PACE_STEPS = 50  # cosine over a minutes budget: steps estimated from the pace of the first ones
+PACE_STEPS = 50  # the pace of the first steps: the ETA of a steps budget, the cosine length of a minutes budget
 clock = time.monotonic  # the budget's clock (a test may replace it)
 
 
@@ -224,6 +224,11 @@ class Training:
                     if run.main:
                         bar.write(f"dvtex-train: --cosine: about {self.cosine_steps} steps in the budget at this pace",
                                   file=sys.stderr)
+                if run.main and total is not None and self.step - start_step == PACE_STEPS and self.step < total:
+                    pace = PACE_STEPS / (clock() - start)
+                    bar.write(f"dvtex-train: {pace:.2f} steps/s over the first {PACE_STEPS} steps here: the "
+                              f"{total - self.step} left take about {minutes_text((total - self.step) / pace)}",
+                              file=sys.stderr)
                 self.train_once()
                 if run.main:
                     rate = (self.step - start_step) * config.batch * run.world / (clock() - start)
@@ -236,6 +241,10 @@ class Training:
             run.stop_signal = signal.SIGINT
         finally:
             bar.close()
+
+
+def minutes_text(seconds):
+    return f"{seconds / 60:.1f} minutes" if seconds >= 60 else f"{seconds:.0f} s"
 
 
 def train(config, on_checkpoint=None):

@@ -48,6 +48,7 @@ class DVAEConfig:
     texture: float = 0.0  # weight of the process frames' patch statistics
     motion: float = 0.0  # weight of the process frame differences' patch statistics
     kernel1_w: int = 0  # width of that first/last kernel for frames that are not square (0: kernel1)
+    encoder_width: int = 0  # the encoder's d, where it is narrower than the decoder's (0: width)
 
     def __post_init__(self):
         if self.likelihood not in ("fixed", "learnt"):
@@ -59,6 +60,8 @@ class DVAEConfig:
             raise ValueError(f"width {self.width} must be divisible by 2^(layers-2)")
         if self.kernel1_w < 0:
             raise ValueError(f"kernel1_w {self.kernel1_w} is negative")
+        if self.encoder_width < 0 or self.encoder_width % 2 ** max(self.layers - 2, 0):
+            raise ValueError(f"encoder_width {self.encoder_width} must be 0 or divisible by 2^(layers-2)")
 
     @property
     def kernel1_shape(self):
@@ -95,7 +98,7 @@ class Encoder(nn.Module):
 
     def __init__(self, cfg, frames=2):
         super().__init__()
-        d = cfg.width
+        d = cfg.encoder_width or cfg.width  # only training needs the encoder: it may be narrower
         self.conv_first = nn.Conv2d(frames * (cfg.channels + (1 if cfg.masked else 0)), d, 4, 2, 1)
         self.conv_list = nn.ModuleList()
         self.bn_list = nn.ModuleList()
