@@ -53,6 +53,9 @@ bench: setup
 	$(PY) benchmarks/textures.py
 	$(PY) benchmarks/textures.py --sigma-y2 2 --workdir runs/bench-textures-s2 --json benchmarks/results/textures-sigma2.json
 	$(PY) benchmarks/incomplete.py
+	$(PY) benchmarks/step_cost.py
+	$(PY) benchmarks/time_to_quality.py
+	$(PY) benchmarks/detail.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache
