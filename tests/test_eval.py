@@ -138,6 +138,10 @@ def test_runner_reuses_by_recipe_and_snapshots_through_the_callback(tmp_path):
     assert [s["step"] for _, s in snaps] == [50, 100]  # a checkpoint every 50 steps while snapshotting
     assert reusable(ckpt, config) and not reusable(ckpt, replace(config, steps=101))
     assert not reusable(ckpt, replace(config, sigma_y2=2.0)) and not reusable(ckpt, replace(config, seed=1))
+    constant = eval_config("dvae", config.output, {"steps": 100}, 0, "constant", sources=["procedural:water:30"],
+                           preset="mnist32", width=8, batch=8)
+    assert config.cosine == 0 and constant.cosine is None  # --schedule: a half cosine, or constant rates
+    assert not reusable(ckpt, constant)  # a model trained on the cosine is not the constant-rate one
     lds = eval_config("lds", str(tmp_path / "l.pt"), {"steps": 100}, 0, sources=["procedural:water:30"],
                       preset="mnist32", width=8)
     fitted, _ = train_model(lds, logged.append)

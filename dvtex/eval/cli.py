@@ -32,6 +32,8 @@ def parse_args(argv):
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=positive, help="training minutes per network (default: 15 for digits, 3 otherwise)")
     budget.add_argument("--steps", type=count(1), help="training steps per network instead: the same models on any machine, however busy")
+    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
+                   help="learning rates: a half cosine over the budget, or constant (default cosine)")
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--out", help="models and contact sheets (default runs/eval-TASK)")
     p.add_argument("--mask", help="incomplete: saltpepper:P, rect:P, or a mask video/folder")
@@ -76,7 +78,8 @@ def check_args(args):
     recipe = {"sources": ["digits:01234"], "preset": "mnist32"} if args.task == "digits" else \
         {"sources": args.sources, "preset": args.preset, "sigma_y2": args.sigma_y2, "mask": args.mask,
          "recipe": args.recipe}
-    eval_config("dvae", os.path.join(args.out, "x.pt"), args.budget, args.seed, width=args.width, **recipe).validate()
+    eval_config("dvae", os.path.join(args.out, "x.pt"), args.budget, args.seed, args.schedule, width=args.width,
+                **recipe).validate()
     if args.json:
         writable_file(args.json, "--json")  # not hours later, when the figures are ready
     if os.path.exists(args.out) and not os.path.isdir(args.out):

@@ -16,11 +16,11 @@ DIGIT_RECIPE = dict(sources=["digits:01234"], preset="mnist32", batch=64, lr=1e-
                     recipe="paper")
 
 
-def eval_config(method, output, budget, seed, **recipe):
+def eval_config(method, output, budget, seed, schedule="cosine", **recipe):
     """The TrainConfig of one evaluated network: `budget` is {'steps': N} or {'minutes': M}; every
-    network but the closed-form LDS learns on a half cosine over its whole budget."""
-    return TrainConfig(method=method, output=output, seed=seed, cosine=0, preview_every=0, save_every=1000,
-                       **budget, **recipe)
+    network but the closed-form LDS learns on a half cosine over its whole budget, or at constant rates."""
+    return TrainConfig(method=method, output=output, seed=seed, cosine=0 if schedule == "cosine" else None,
+                       preview_every=0, save_every=1000, **budget, **recipe)
 
 
 def reusable(ckpt, config):

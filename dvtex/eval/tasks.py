@@ -30,8 +30,8 @@ def run_digits(args, log):
     scorer = Scorer(real, args.fid_frames, log)
     results, sheets, curve = [], {"training": real[:200]}, []
     for method in ("dvae", "vae+var", "lds"):
-        config = eval_config(method, model_path(args, "digits", method), args.budget, args.seed, width=args.width,
-                             **DIGIT_RECIPE)
+        config = eval_config(method, model_path(args, "digits", method), args.budget, args.seed, args.schedule,
+                             width=args.width, **DIGIT_RECIPE)
         ckpt, snapshots = train_model(config, log, args.snapshot_every if method == "dvae" else 0, args.reuse)
         for minutes, snap in snapshots:  # the DVAE on the way: accuracy against training minutes
             if snap["step"] == ckpt["step"]:
@@ -94,7 +94,7 @@ def load_real(args):
 def network(args, method, spec, label=None, mask=None):
     """The TrainConfig of one network of the textures' and incomplete tasks."""
     return eval_config(method, model_path(args, source_name(spec), label or method, mask), args.budget, args.seed,
-                       sources=[spec], preset=args.preset, width=args.width, sigma_y2=args.sigma_y2, mask=mask,
+                       args.schedule, sources=[spec], preset=args.preset, width=args.width, sigma_y2=args.sigma_y2, mask=mask,
                        recipe="paper" if method == "lds" else args.recipe)
 
 
