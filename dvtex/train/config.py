@@ -103,8 +103,6 @@ class TrainConfig:
         if self.recipe not in RECIPES:
             raise UserError(f"--recipe {self.recipe}: choose {', '.join(RECIPES)}")
         _at_least(self, {"batch": 1, "save_every": 1, "preview_every": 0, "kl_warmup": 0, "seed": 0})
-        if self.width is not None:
-            _at_least(self, {"width": 1})
         if self.steps is not None:
             _at_least(self, {"steps": 1})
         if self.cosine is not None:

@@ -209,6 +209,18 @@ class Training:
         self.step += 1
         self.history.append([self.step] + [terms[k].item() for k in ("loss", "rec", "kl", "stat")])
 
+    def plan_from_pace(self, seconds_per_step, deadline, total, bar):
+        """After the first PACE_STEPS steps: a minutes budget's cosine length, a steps budget's ETA."""
+        if self.config.cosine == 0 and not self.cosine_steps:
+            self.cosine_steps = self.step + int((deadline - clock()) / seconds_per_step)
+            if self.run.main:
+                bar.write(f"dvtex-train: --cosine: about {self.cosine_steps} steps in the budget at this pace",
+                          file=sys.stderr)
+        if self.run.main and total is not None and self.step < total:
+            left = total - self.step
+            bar.write(f"dvtex-train: {1 / seconds_per_step:.2f} steps/s over the first {PACE_STEPS} steps here: the "
+                      f"{left} left take about {minutes_text(left * seconds_per_step)}", file=sys.stderr)
+
     def descend(self):
         """Gradient steps until the budget is spent or a signal arrives; checkpoints and previews on the way."""
         config, run = self.config, self.run
@@ -218,17 +230,8 @@ class Training:
         start, start_step = clock(), self.step
         try:
             while (total is None or self.step < total) and clock() < deadline and not run.stop_signal:
-                if config.cosine == 0 and not self.cosine_steps and self.step - start_step == PACE_STEPS:
-                    pace = (clock() - start) / PACE_STEPS
-                    self.cosine_steps = self.step + int((deadline - clock()) / pace)
-                    if run.main:
-                        bar.write(f"dvtex-train: --cosine: about {self.cosine_steps} steps in the budget at this pace",
-                                  file=sys.stderr)
-                if run.main and total is not None and self.step - start_step == PACE_STEPS and self.step < total:
-                    pace = PACE_STEPS / (clock() - start)
-                    bar.write(f"dvtex-train: {pace:.2f} steps/s over the first {PACE_STEPS} steps here: the "
-                              f"{total - self.step} left take about {minutes_text((total - self.step) / pace)}",
-                              file=sys.stderr)
+                if self.step - start_step == PACE_STEPS:
+                    self.plan_from_pace((clock() - start) / PACE_STEPS, deadline, total, bar)
                 self.train_once()
                 if run.main:
                     rate = (self.step - start_step) * config.batch * run.world / (clock() - start)
