@@ -27,6 +27,7 @@ class FrameProducer:
         self.ready_index = -1  # latent step of the ready frame
         self.shown_index = -1  # latent step of the frame on screen
         self.paused = False
+        self._first = False  # start()'s frame: on screen before the clock, not yet taken by a tick
         self._step_once = False
         self._cond = threading.Condition()
         self._stop = False
@@ -36,6 +37,7 @@ class FrameProducer:
     def start(self):
         self._produce(self._free_slot())  # the first frame, made before the clock starts
         self.take()
+        self._first = True
         self._thread.start()
         return self
 
@@ -69,6 +71,9 @@ class FrameProducer:
         if self.error is not None:
             raise RuntimeError("the frame producer failed") from self.error
         with self._cond:
+            if self._first:  # the first tick shows the first frame, even when the second is already ready
+                self._first = False
+                return self.buffers[self.shown], True
             if self.ready is None:
                 return self.buffers[self.shown], False
             self.shown, self.ready = self.ready, None

@@ -103,6 +103,26 @@ def test_stats_json_from_a_window_run(onnx_model, tmp_path):
     assert set(data["rss_mb"]) == {"start", "end"} and data["dropped"] < data["frames"] // 2
 
 
+def test_the_first_tick_shows_the_first_frame_even_when_the_second_is_ready(onnx_model):
+    from dvtex.player.producer import FrameProducer
+    from dvtex.player.source import FrameSource
+
+    with TextureStream(str(onnx_model), seed=3, provider="cpu") as tex:
+        want = [tex.next_frame() for _ in range(3)]
+    producer = FrameProducer(FrameSource.open(str(onnx_model), seed=3, provider="cpu")).start()
+    taken = []
+    try:
+        for _ in range(3):
+            assert producer.wait_ready(timeout=10)  # the next frame is made before the tick: a slow clock
+            frame, new = producer.take()
+            taken.append((frame.copy(), new, producer.shown_index))
+    finally:
+        producer.stop()
+    assert [(new, index) for _, new, index in taken] == [(True, 0), (True, 1), (True, 2)]
+    for (frame, _, _), w in zip(taken, want):
+        np.testing.assert_array_equal(frame, w)
+
+
 def test_producer_wakes_a_waiting_consumer_at_once(onnx_model):
     from dvtex.player.producer import FrameProducer
     from dvtex.player.source import FrameSource
@@ -120,6 +140,7 @@ def test_producer_wakes_a_waiting_consumer_at_once(onnx_model):
     producer = FrameProducer(FrameSource.open(str(onnx_model), seed=0, provider="cpu"))
     producer._cond = Watched()
     producer.start()
+    assert producer.take()[1]  # the first frame, made before any wait
     for _ in range(50):
         assert producer.wait_ready(timeout=10)
         assert Watched.timeouts == 0  # woken by the frame being ready, not by the timeout
