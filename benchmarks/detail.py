@@ -85,8 +85,8 @@ def base_model(spec, args):
         return path, load_checkpoint(path), None
     if os.path.exists(path):
         os.remove(path)
-    config = TrainConfig(sources=[spec], output=path, width=32, steps=args.steps, cosine=0, recipe=args.recipe,
-                         preview_every=0, device="cpu")
+    config = TrainConfig(sources=[spec], output=path, width=32, encoder_width=32, batch=64, steps=args.steps,
+                         cosine=0, recipe=args.recipe, preview_every=0, device="cpu")  # the bases of README's table
     start = time.monotonic()
     ckpt = train(config)
     return path, ckpt, (time.monotonic() - start) / 60

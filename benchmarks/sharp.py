@@ -4,6 +4,7 @@ plays it (KID, SWD, temporal spectrum distance, motion ratio, drift, copy ratio)
 the source's own floor (its first half against its second).
 
     python benchmarks/sharp.py --steps 1500 --json benchmarks/results/sharp-ablation.json
+    python benchmarks/sharp.py SOURCE... --steps 3000 --variants sharp --json benchmarks/results/sharp-six.json
 
 Variants: the paper's recipe at cows64's sigma_y2 = 10 and at 2; the learnt (calibrated) variance
 alone; learnt + patch and motion statistics ("stats") at weights 4 and 16, with and without the
@@ -36,6 +37,7 @@ VARIANTS = {
     "learnt+stats w16 (+low-pass)": dict(recipe="sharp", texture=16.0, motion=16.0),  # the sharp recipe
     "learnt+stats w16 motion 64 (+low-pass)": dict(recipe="sharp", texture=16.0, motion=64.0),
     "learnt+stats w16 (motion +low-pass)": dict(recipe="sharp", texture=16.0, motion=16.0),
+    "sharp": dict(recipe="sharp"),  # as `dvtex-train --recipe sharp` runs it: the recipe's own weights (16, 16)
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.

@@ -1,5 +1,5 @@
 """Training cost per step of each recipe, in one run: 64x64 RGB (cows64), width 32, batch 64, on
-procedural fire, with torch's widest CPU kernels and again restricted to AVX2 (what an ordinary laptop
+procedural fire, and of the paper recipe at the CPU's default batch and encoder width (32 and 16), with torch's widest CPU kernels and again restricted to AVX2 (what an ordinary laptop
 without AVX-512 runs: ATEN_CPU_CAPABILITY=avx2 and oneDNN capped at AVX2, set before torch loads, so
 each measurement runs in a process of its own).
 
@@ -22,8 +22,8 @@ from dvtex.train.data import FramePairs, load_sequences
 from dvtex.train.loop import train_step
 from dvtex.train.baselines import model_class
 torch.set_num_threads(int(os.environ.get("DVTEX_THREADS", "2")))
-recipe, warmup, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-config = TrainConfig(sources=["procedural:fire:300"], recipe=recipe, width=32).resolved()
+variant, warmup, steps = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+config = TrainConfig(sources=["procedural:fire:300"], width=32, **variant).resolved()
 pairs = FramePairs(load_sequences(config.sources, 64, seed=0))
 torch.manual_seed(0)
 model = model_class("dvae")(config.model_config(3))
@@ -34,14 +34,19 @@ for i in range(warmup + steps):
         start = time.perf_counter()
     y, _ = pairs.batch(torch.randint(len(pairs), (config.batch,), generator=gen))
     train_step(model, opt, y)
-print(json.dumps({"seconds_per_step": (time.perf_counter() - start) / steps,
-                  "capability": torch.backends.cpu.get_cpu_capability()}))
+print(json.dumps({"seconds_per_step": (time.perf_counter() - start) / steps, "batch": config.batch,
+                  "encoder_width": config.encoder_width, "capability": torch.backends.cpu.get_cpu_capability()}))
 """
 
 
-def measure(recipe, isa, warmup, steps):
+VARIANTS = {"paper": {"recipe": "paper", "batch": 64, "encoder_width": 32},
+            "sharp": {"recipe": "sharp", "batch": 64, "encoder_width": 32},
+            "cpu default": {"recipe": "paper"}}  # TrainConfig.resolved() decides: batch 32, encoder width 16
+
+
+def measure(variant, isa, warmup, steps):
     env = {**os.environ, **ISAS[isa]}
-    out = subprocess.run([sys.executable, "-c", MEASURE, recipe, str(warmup), str(steps)], env=env,
+    out = subprocess.run([sys.executable, "-c", MEASURE, json.dumps(VARIANTS[variant]), str(warmup), str(steps)], env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -54,11 +59,11 @@ def main():
     args = p.parse_args()
     rows = []
     for isa in ISAS:
-        for recipe in ("paper", "sharp"):
+        for recipe in VARIANTS:
             r = measure(recipe, isa, args.warmup, args.steps)
-            rows.append({"isa": isa, "recipe": recipe, **r})
-            print(f"{isa:>7} ({r['capability']}) {recipe:>6}: {r['seconds_per_step'] * 1000:7.1f} ms/step, "
-                  f"{64 / r['seconds_per_step']:6.0f} pairs/s", flush=True)
+            rows.append({"isa": isa, "recipe": recipe, **r, "pairs_per_s": r["batch"] / r["seconds_per_step"]})
+            print(f"{isa:>7} ({r['capability']}) {recipe:>11}: {r['seconds_per_step'] * 1000:7.1f} ms/step, "
+                  f"{rows[-1]['pairs_per_s']:6.0f} pairs/s, {1 / r['seconds_per_step']:5.1f} steps/s", flush=True)
     ratio = {isa: next(r["seconds_per_step"] for r in rows if r["isa"] == isa and r["recipe"] == "sharp") /
              next(r["seconds_per_step"] for r in rows if r["isa"] == isa and r["recipe"] == "paper") for isa in ISAS}
     for isa, x in ratio.items():

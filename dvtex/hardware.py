@@ -44,13 +44,18 @@ def simd_level(flags=None):
 
 
 def torch_description():
+    """e.g. 'torch 2.13.0 with 2 threads', and where torch runs narrower kernels than the CPU has
+    (ATEN_CPU_CAPABILITY=avx2 on an AVX-512 machine), ', AVX2 kernels'."""
     try:
         version = metadata.version("torch")
     except metadata.PackageNotFoundError:
         return "no torch"
     torch = sys.modules.get("torch")
-    threads = f" with {torch.get_num_threads()} threads" if torch is not None else ""
-    return f"torch {version}{threads}"
+    if torch is None:
+        return f"torch {version}"
+    kernels = torch.backends.cpu.get_cpu_capability()  # DEFAULT, VSX, ZVECTOR, NO AVX, AVX2, AVX512
+    restricted = os.environ.get("ATEN_CPU_CAPABILITY") and kernels.upper().replace("512", "-512") != simd_level()
+    return f"torch {version} with {torch.get_num_threads()} threads" + (f", {kernels} kernels" if restricted else "")
 
 
 def hardware():

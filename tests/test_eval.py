@@ -1,6 +1,9 @@
 """dvtex-eval on tiny budgets: every task runs end to end, writes its JSON and contact sheets."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from PIL import Image
@@ -142,9 +145,34 @@ def test_runner_reuses_by_recipe_and_snapshots_through_the_callback(tmp_path):
                            preset="mnist32", width=8, batch=8)
     assert config.cosine == 0 and constant.cosine is None  # --schedule: a half cosine, or constant rates
     assert not reusable(ckpt, constant)  # a model trained on the cosine is not the constant-rate one
+    hold = eval_config("dvae", config.output, {"steps": 100}, 0, "hold", sources=["procedural:water:30"],
+                       preset="mnist32", width=8, batch=8)
+    assert (hold.cosine, hold.cosine_hold) == (0, 0.8) and not reusable(ckpt, hold)
     lds = eval_config("lds", str(tmp_path / "l.pt"), {"steps": 100}, 0, sources=["procedural:water:30"],
                       preset="mnist32", width=8)
     fitted, _ = train_model(lds, logged.append)
     assert reusable(fitted, replace(lds, steps=5000, sigma_y2=2.0))  # closed form: no budget, no sigma_y2
     again, snaps = train_model(config, logged.append, reuse=True)
     assert again["train_seconds"] is None and snaps == [] and "reusing" in logged[-1]
+
+
+def test_hardware_names_the_simd_level_and_a_restriction_of_torchs_kernels():
+    from dvtex.hardware import simd_level
+
+    assert simd_level({"avx", "avx2", "fma"}) == "AVX2" and simd_level({"avx2", "avx512f"}) == "AVX-512"
+    assert simd_level({"avx512f", "amx_tile"}) == "AMX" and simd_level(set()) == "unknown"
+    probe = "import torch; from dvtex.hardware import hardware; print(hardware())"
+    native = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert f"({simd_level()})" in native and "kernels" not in native
+    if simd_level() in ("AVX-512", "AMX"):  # a laptop's kernels on this machine: the figure must say so
+        env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
+        held = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env).stdout
+        assert held.strip().endswith("AVX2 kernels")
+
+
+def test_digits_learn_at_constant_rates_and_textures_on_the_cosine_unless_told():
+    from dvtex.eval.cli import parse_args
+
+    assert parse_args(["digits", "--steps", "10"]).schedule == "constant"  # 91.1% in 10,000 steps (README)
+    assert parse_args(["textures", "procedural:fire", "--steps", "10"]).schedule == "cosine"  # the tables' recipe
+    assert parse_args(["digits", "--steps", "10", "--schedule", "cosine"]).schedule == "cosine"

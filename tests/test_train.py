@@ -70,6 +70,22 @@ def test_cosine_without_n_decays_over_the_whole_budget(tmp_path):
     assert groups[1]["lr"] == pytest.approx(1e-2 * cosine_factor(9, 10))
 
 
+def test_cosine_hold_keeps_the_full_rates_for_its_share_then_falls(tmp_path):
+    from dvtex.train.loop import cosine_factor
+
+    assert [cosine_factor(s, 100, hold=0.8) for s in (0, 40, 80)] == [1.0, 1.0, 1.0]
+    assert cosine_factor(90, 100, hold=0.8) == pytest.approx(cosine_factor(50, 100))  # half-way down the rest
+    assert cosine_factor(100, 100, hold=0.8) == pytest.approx(0.02)
+    held, plain = tmp_path / "held.pt", tmp_path / "plain.pt"
+    train(held, "--steps", "10", "--cosine", "--cosine-hold", "0.5")
+    train(plain, "--steps", "10", "--cosine")
+    ckpt = load_checkpoint(str(held))
+    assert ckpt["train_config"]["cosine_hold"] == 0.5
+    assert ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * cosine_factor(9, 10, hold=0.5))
+    assert load_checkpoint(str(plain))["train_config"]["cosine_hold"] == 0.0
+    assert cosine_factor(9, 10, hold=0.5) > cosine_factor(9, 10)  # it fell later, so it is higher near the end
+
+
 def test_cosine_over_minutes_plans_its_steps_from_the_first_steps_pace(tmp_path, monkeypatch, capsys):
     """A fake clock, 10 ms a reading: the budget is machine-independent, and so is the plan."""
     import dvtex.train.loop as loop
@@ -206,7 +222,7 @@ def test_a_narrower_encoder_trains_exports_and_resumes(tmp_path):
 
     out, same = tmp_path / "m.pt", tmp_path / "same.pt"
     train(out, "--steps", "3", "--encoder-width", "4")
-    train(same, "--steps", "1")
+    train(same, "--steps", "1", "--encoder-width", "8")
     ckpt = load_checkpoint(str(out))
     assert ckpt["config"]["encoder_width"] == 4 and ckpt["train_config"]["encoder_width"] == 4
     model, wide = build_model(ckpt), build_model(load_checkpoint(str(same)))
@@ -220,12 +236,34 @@ def test_a_narrower_encoder_trains_exports_and_resumes(tmp_path):
                       "--encoder-width")
 
 
+def test_the_paper_recipe_on_a_cpu_defaults_to_batch_32_and_a_half_width_encoder(tmp_path):
+    from dvtex.train import TrainConfig, train
+    from dvtex.train.checkpoint import save_checkpoint
+
+    cpu, cuda = TrainConfig(sources=["procedural:fire"]).resolved(), TrainConfig(sources=["procedural:fire"]).resolved(True)
+    assert (cpu.batch, cpu.width, cpu.encoder_width) == (32, 32, 16)
+    assert (cuda.batch, cuda.width, cuda.encoder_width) == (64, 128, 128)  # the paper's, on a GPU
+    sharp = TrainConfig(sources=["procedural:fire"], recipe="sharp").resolved()
+    assert (sharp.batch, sharp.encoder_width) == (64, 32)  # measured at batch 64 only: unchanged
+    given = TrainConfig(sources=["procedural:fire"], batch=64, encoder_width=32).resolved()
+    assert (given.batch, given.encoder_width) == (64, 32)
+    ckpt = train(tiny_config(tmp_path, batch=None, steps=2))
+    assert ckpt["train_config"]["batch"] == 32 and ckpt["train_config"]["encoder_width"] == 4  # stored as decided
+    assert build_model(ckpt).encoder.conv_first.out_channels == 4
+    # a checkpoint written before the default changed says None: it was trained as wide as its decoder
+    wide = train(tiny_config(tmp_path, batch=None, steps=2, encoder_width=8, output=str(tmp_path / "old.pt")))
+    save_checkpoint({**wide, "train_config": {**wide["train_config"], "encoder_width": None},
+                     "config": {**wide["config"], "encoder_width": 0}}, tmp_path / "old.pt")
+    old = load_checkpoint(str(tmp_path / "old.pt"))
+    assert old["train_config"]["encoder_width"] == 8 and build_model(old).encoder.conv_first.out_channels == 8
+
+
 def test_old_format_checkpoints_still_load_and_resume(tmp_path):
     """A checkpoint of format 1 (its recipe as train_args) loads, exports and resumes."""
     from dvtex.train import train
     from dvtex.train.checkpoint import save_checkpoint
 
-    config = tiny_config(tmp_path, cosine=0)
+    config = tiny_config(tmp_path, cosine=0, encoder_width=8)  # format 1 had no narrower encoder
     ckpt = train(config)
     old = {k: v for k, v in ckpt.items() if k not in ("train_config", "cosine_steps", "stopped_by")}
     old.update(format="dvtex-checkpoint/1", train_args={"method": "dvae", "batch": 8, "lr": 1e-3, "lr_dynamics": 1e-2,
@@ -234,7 +272,7 @@ def test_old_format_checkpoints_still_load_and_resume(tmp_path):
     upgraded = load_checkpoint(config.output)
     assert upgraded["train_config"]["batch"] == 8 and upgraded["cosine_steps"] == 5
     assert run_module("dvtex.export", config.output).returncode == 0
-    train(tiny_config(tmp_path, cosine=0, steps=7, resume=True))
+    train(tiny_config(tmp_path, cosine=0, encoder_width=8, steps=7, resume=True))
     assert load_checkpoint(config.output)["step"] == 7
 
 

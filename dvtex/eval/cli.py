@@ -32,8 +32,9 @@ def parse_args(argv):
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=positive, help="training minutes per network (default: 15 for digits, 3 otherwise)")
     budget.add_argument("--steps", type=count(1), help="training steps per network instead: the same models on any machine, however busy")
-    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine",
-                   help="learning rates: a half cosine over the budget, or constant (default cosine)")
+    p.add_argument("--schedule", choices=("cosine", "constant", "hold"),
+                   help="learning rates: a half cosine over the budget, constant, or hold (constant for 80%% of it, "
+                        "then a half cosine; default: constant for digits, cosine otherwise)")
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--out", help="models and contact sheets (default runs/eval-TASK)")
     p.add_argument("--mask", help="incomplete: saltpepper:P, rect:P, or a mask video/folder")
@@ -65,6 +66,8 @@ def parse_args(argv):
     if args.minutes is None and args.steps is None:
         args.minutes = 15.0 if args.task == "digits" else 3.0
     args.budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
+    # digits in 10,000 steps: 91.1% at constant rates, 68.3% on the cosine (README); textures: the tables' cosine
+    args.schedule = args.schedule or ("constant" if args.task == "digits" else "cosine")
     args.out = args.out or os.path.join("runs", f"eval-{args.task}")
     return args
 
@@ -105,6 +108,7 @@ def main(argv=None):
     started = time.monotonic()
     result = {"digits": run_digits, "textures": run_textures, "incomplete": run_incomplete}[args.task](args, log)
     result.update(hardware=hardware(), minutes_per_network=args.minutes, steps_per_network=args.steps, seed=args.seed,
+                  schedule=args.schedule,
                   wall_minutes=round((time.monotonic() - started) / 60, 2), argv=sys.argv[1:] if argv is None else argv)
     if args.json:
         write_json(args.json, result)

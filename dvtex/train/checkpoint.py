@@ -32,7 +32,8 @@ CONFIG_RANGES = {"size": (1, 16384), "channels": (1, 3), "layers": (2, 10), "ker
 # Fields added to format 2 since it was first written, with the values that reproduce how its older
 # checkpoints were trained (the paper's objective).
 ADDED = {"config": {"likelihood": "fixed", "texture": 0.0, "motion": 0.0, "kernel1_w": 0, "encoder_width": 0},
-         "train_config": {"recipe": "paper", "texture": None, "motion": None, "aspect": None, "encoder_width": None}}
+         "train_config": {"recipe": "paper", "texture": None, "motion": None, "aspect": None, "encoder_width": None,
+                          "cosine_hold": 0.0}}
 DETAIL_ADDED = {"upsample": "shuffle", "noise": 0, "n": 10}  # detail stages written before these options
 REQUIRED = {"config": dict, "model": dict, "step": int, "data": list, "fps": (int, float), "h0": torch.Tensor}
 
@@ -63,6 +64,9 @@ def load_checkpoint(path, map_location="cpu"):
     for key, added in ADDED.items():
         if isinstance(ckpt.get(key), dict):
             ckpt[key] = {**added, **ckpt[key]}
+    trained = ckpt.get("train_config")
+    if isinstance(trained, dict) and trained.get("encoder_width") is None:
+        trained["encoder_width"] = trained.get("width")  # written before it was decided: as wide as the decoder
     detail = ckpt.get("detail")
     if isinstance(detail, dict) and isinstance(detail.get("config"), dict):
         detail["config"] = {**DETAIL_ADDED, **detail["config"]}

@@ -29,7 +29,8 @@ def parse_args(argv):
     p.add_argument("--preset", choices=sorted(PRESETS), help="the paper's Table 1 configurations (default cows64)")
     p.add_argument("--width", type=int, help="encoder/decoder width d (default 128, the paper's, on CUDA; 32 on a CPU)")
     p.add_argument("--encoder-width", type=int,
-                   help="a narrower encoder than decoder: only training runs the encoder (default: --width)")
+                   help="a narrower encoder than decoder: only training runs the encoder (default: half --width for "
+                        "the paper recipe on a CPU, else --width)")
     p.add_argument("--recipe", choices=sorted(RECIPES),
                    help="paper: the preset's fixed sigma_y2, the ELBO alone; sharp: a learnt variance and the "
                         "played frames' patch and motion statistics (default paper)")
@@ -39,7 +40,7 @@ def parse_args(argv):
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="train until this many steps in all (default 5000)")
     budget.add_argument("--minutes", type=positive, help="train for this many minutes")
-    p.add_argument("--batch", type=int, help="frame pairs per step (default 64)")
+    p.add_argument("--batch", type=int, help="frame pairs per step (default 32 for the paper recipe on a CPU, else 64)")
     p.add_argument("--lr", type=positive, help="Adam learning rate (default 1e-3)")
     p.add_argument("--lr-dynamics", type=positive,
                    help="learning rate of A and B (default 1e-2: 200 numbers with a weak, noisy gradient)")
@@ -47,6 +48,8 @@ def parse_args(argv):
                    help="dvae (default), or a baseline: vae+var (a VAE, then a fitted VAR), lds (Doretto's linear dynamic texture)")
     p.add_argument("--cosine", type=int, nargs="?", const=0, metavar="N",
                    help="decay the learning rates along a half cosine over N steps (no N: over the whole --steps/--minutes budget)")
+    p.add_argument("--cosine-hold", type=float, metavar="F",
+                   help="with --cosine: keep the full rates for this share of its steps, then fall (default 0)")
     p.add_argument("--kl-warmup", type=int, help="steps over which the KL weight ramps from 0 to 1")
     p.add_argument("--mask", help="incomplete data: saltpepper:P, rect:P, or a mask video/folder (white = observed)")
     p.add_argument("--grey", action="store_true", help="train on grey frames even if the source is in colour")

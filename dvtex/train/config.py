@@ -15,6 +15,7 @@ from dvtex.train.model import PRESETS, DVAEConfig
 from dvtex.train.objective import RECIPES
 
 DEFAULT_STEPS = 5000
+CPU_BATCH = 32  # the paper recipe's batch on a CPU (TrainConfig.resolved)
 RUN_FIELDS = ("output", "steps", "minutes", "device", "save_every", "preview_every", "resume")
 
 
@@ -25,7 +26,7 @@ class TrainConfig:
     method: str = "dvae"  # dvae, or a baseline: vae+var, lds
     preset: str = "cows64"  # the paper's Table 1 (dvtex.train.model.PRESETS)
     width: int = None  # network width d; None: 128 on CUDA, 32 on a CPU
-    encoder_width: int = None  # the encoder's d (only training runs it); None: width
+    encoder_width: int = None  # the encoder's d (only training runs it); None: see resolved()
     recipe: str = "paper"  # what the decoder is trained to match (dvtex.train.objective.RECIPES)
     sigma_y2: float = None  # output variance; None: the recipe's (paper: the preset's; sharp: learnt)
     texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
@@ -35,10 +36,11 @@ class TrainConfig:
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
     steps: int = None  # budget: steps in all (DEFAULT_STEPS when minutes is None too) ...
     minutes: float = None  # ... or wall-clock minutes
-    batch: int = 64  # frame pairs per step
+    batch: int = None  # frame pairs per step; None: see resolved()
     lr: float = 1e-3  # Adam, every parameter but A and B
     lr_dynamics: float = 1e-2  # A and B: 200 numbers with a weak, noisy gradient
     cosine: int = None  # learning rates on a half cosine: None off, 0 over the whole budget, N over N steps
+    cosine_hold: float = 0.0  # the share of the cosine's steps at full rates before it starts to fall
     kl_warmup: int = 0  # steps over which the KL weight ramps from 0 to 1
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda
@@ -67,13 +69,21 @@ class TrainConfig:
         return cls(**values)
 
     def resolved(self, cuda=False):
-        """The config with its defaults decided: width (the paper's 128 on CUDA, 32 on a CPU) and the
-        preset's sigma_y2. What a checkpoint stores, and what recipes are compared as."""
+        """The config with its defaults decided, as a checkpoint stores it and recipes are compared:
+        width (the paper's 128 on CUDA, 32 on a CPU), the preset's sigma_y2, and batch and encoder
+        width. Those two are the paper's (64 pairs, the encoder as wide as the decoder) except for
+        the paper recipe on a CPU: 32 pairs and an encoder half as wide, which reach the KID of the
+        paper's batch in half the minutes (benchmarks/time_to_quality.py, README)."""
         width = self.width if self.width is not None else 128 if cuda else 32
         sigma_y2 = self.sigma_y2
         if sigma_y2 is None and RECIPES.get(self.recipe, {}).get("likelihood") == "fixed":
             sigma_y2 = PRESETS.get(self.preset, {}).get("sigma_y2")
-        return replace(self, width=width, sigma_y2=sigma_y2)
+        laptop = not cuda and self.recipe == "paper"
+        batch = self.batch if self.batch is not None else CPU_BATCH if laptop else 64
+        encoder_width = self.encoder_width
+        if encoder_width is None:
+            encoder_width = width // 2 if laptop and fits(self.preset, width // 2) else width
+        return replace(self, width=width, sigma_y2=sigma_y2, batch=batch, encoder_width=encoder_width)
 
     def objective(self):
         """The loss terms of the model: the recipe's, with a given --sigma-y2 fixing the variance and a
@@ -102,11 +112,18 @@ class TrainConfig:
             raise UserError(f"--preset {self.preset}: choose {', '.join(sorted(PRESETS))}")
         if self.recipe not in RECIPES:
             raise UserError(f"--recipe {self.recipe}: choose {', '.join(RECIPES)}")
-        _at_least(self, {"batch": 1, "save_every": 1, "preview_every": 0, "kl_warmup": 0, "seed": 0})
+        _at_least(self, {"save_every": 1, "preview_every": 0, "kl_warmup": 0, "seed": 0})
+        if self.batch is not None:
+            _at_least(self, {"batch": 1})
         if self.steps is not None:
             _at_least(self, {"steps": 1})
         if self.cosine is not None:
             _at_least(self, {"cosine": 0})
+        hold = self.cosine_hold
+        if not (isinstance(hold, (int, float)) and not isinstance(hold, bool) and 0 <= hold < 1):
+            raise UserError(f"--cosine-hold must be a share in [0, 1), e.g. 0.8, not {hold}")
+        if hold and self.cosine is None:
+            raise UserError("--cosine-hold without --cosine: add --cosine (the hold is a share of its steps)")
         for name in ("minutes", "lr", "lr_dynamics", "sigma_y2"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -135,6 +152,14 @@ class TrainConfig:
         if self.mask and not model_class(self.method).learns_from_masks:
             raise UserError(f"--method {self.method} fits complete frames only; drop --mask, or use --method dvae or vae+var")
         return self
+
+
+def fits(preset, width):
+    """Whether a network of `width` fits `preset` (its width divisible as its layers need)."""
+    try:
+        return width >= 1 and DVAEConfig.from_preset(preset, width=width) is not None
+    except (ValueError, KeyError):
+        return False
 
 
 def aspect_kernel(aspect, kernel1):
