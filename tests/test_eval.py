@@ -145,9 +145,6 @@ def test_runner_reuses_by_recipe_and_snapshots_through_the_callback(tmp_path):
                            preset="mnist32", width=8, batch=8)
     assert config.cosine == 0 and constant.cosine is None  # --schedule: a half cosine, or constant rates
     assert not reusable(ckpt, constant)  # a model trained on the cosine is not the constant-rate one
-    hold = eval_config("dvae", config.output, {"steps": 100}, 0, "hold", sources=["procedural:water:30"],
-                       preset="mnist32", width=8, batch=8)
-    assert (hold.cosine, hold.cosine_hold) == (0, 0.8) and not reusable(ckpt, hold)
     lds = eval_config("lds", str(tmp_path / "l.pt"), {"steps": 100}, 0, sources=["procedural:water:30"],
                       preset="mnist32", width=8)
     fitted, _ = train_model(lds, logged.append)

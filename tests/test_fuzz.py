@@ -7,7 +7,6 @@ import signal
 from contextlib import contextmanager
 
 import numpy as np
-import pytest
 import torch
 
 from conftest import run_main

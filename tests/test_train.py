@@ -70,22 +70,6 @@ def test_cosine_without_n_decays_over_the_whole_budget(tmp_path):
     assert groups[1]["lr"] == pytest.approx(1e-2 * cosine_factor(9, 10))
 
 
-def test_cosine_hold_keeps_the_full_rates_for_its_share_then_falls(tmp_path):
-    from dvtex.train.loop import cosine_factor
-
-    assert [cosine_factor(s, 100, hold=0.8) for s in (0, 40, 80)] == [1.0, 1.0, 1.0]
-    assert cosine_factor(90, 100, hold=0.8) == pytest.approx(cosine_factor(50, 100))  # half-way down the rest
-    assert cosine_factor(100, 100, hold=0.8) == pytest.approx(0.02)
-    held, plain = tmp_path / "held.pt", tmp_path / "plain.pt"
-    train(held, "--steps", "10", "--cosine", "--cosine-hold", "0.5")
-    train(plain, "--steps", "10", "--cosine")
-    ckpt = load_checkpoint(str(held))
-    assert ckpt["train_config"]["cosine_hold"] == 0.5
-    assert ckpt["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * cosine_factor(9, 10, hold=0.5))
-    assert load_checkpoint(str(plain))["train_config"]["cosine_hold"] == 0.0
-    assert cosine_factor(9, 10, hold=0.5) > cosine_factor(9, 10)  # it fell later, so it is higher near the end
-
-
 def test_cosine_over_minutes_plans_its_steps_from_the_first_steps_pace(tmp_path, monkeypatch, capsys):
     """A fake clock, 10 ms a reading: the budget is machine-independent, and so is the plan."""
     import dvtex.train.loop as loop

@@ -32,9 +32,9 @@ def parse_args(argv):
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=positive, help="training minutes per network (default: 15 for digits, 3 otherwise)")
     budget.add_argument("--steps", type=count(1), help="training steps per network instead: the same models on any machine, however busy")
-    p.add_argument("--schedule", choices=("cosine", "constant", "hold"),
-                   help="learning rates: a half cosine over the budget, constant, or hold (constant for 80%% of it, "
-                        "then a half cosine; default: constant for digits, cosine otherwise)")
+    p.add_argument("--schedule", choices=("cosine", "constant"),
+                   help="learning rates: a half cosine over the budget, or constant (default: constant for digits, "
+                        "cosine otherwise)")
     p.add_argument("--json", help="write the figures here")
     p.add_argument("--out", help="models and contact sheets (default runs/eval-TASK)")
     p.add_argument("--mask", help="incomplete: saltpepper:P, rect:P, or a mask video/folder")

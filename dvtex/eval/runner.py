@@ -12,19 +12,16 @@ from dvtex.train.checkpoint import load_checkpoint
 
 LABELS = {"dvae": "DVAE", "vae+var": "VAE+VAR", "lds": "LDS", "dvae-masked": "DVAE (masked)", "dvae-full": "DVAE (full)"}
 # The digit experiment's recipe (README): mnist32, batch 64, Adam 1e-3 with A and B at 1e-2, sigma_y2 = 32.
-HOLD = 0.8  # --schedule hold: the share of the budget at full rates
 DIGIT_RECIPE = dict(sources=["digits:01234"], preset="mnist32", batch=64, lr=1e-3, lr_dynamics=1e-2, sigma_y2=32.0,
                     recipe="paper")
-
-
-SCHEDULES = {"cosine": {"cosine": 0}, "constant": {"cosine": None}, "hold": {"cosine": 0, "cosine_hold": HOLD}}
+SCHEDULES = {"cosine": {"cosine": 0}, "constant": {"cosine": None}}
 
 
 def eval_config(method, output, budget, seed, schedule="cosine", **recipe):
     """The TrainConfig of one evaluated network: `budget` is {'steps': N} or {'minutes': M}; every
-    network but the closed-form LDS learns on a half cosine over its whole budget, at constant rates,
-    or at constant rates for HOLD of it and on a half cosine over the rest (SCHEDULES). Batch 64 and an
-    encoder as wide as the decoder unless `recipe` says otherwise, on a CPU too: README's tables."""
+    network but the closed-form LDS learns on a half cosine over its whole budget or at constant rates
+    (SCHEDULES). Batch 64 and an encoder as wide as the decoder unless `recipe` says otherwise, on a
+    CPU too: README's tables were trained so."""
     recipe = {"batch": 64, **recipe}
     recipe.setdefault("encoder_width", recipe.get("width"))
     return TrainConfig(method=method, output=output, seed=seed, preview_every=0, save_every=1000,

@@ -48,8 +48,6 @@ def parse_args(argv):
                    help="dvae (default), or a baseline: vae+var (a VAE, then a fitted VAR), lds (Doretto's linear dynamic texture)")
     p.add_argument("--cosine", type=int, nargs="?", const=0, metavar="N",
                    help="decay the learning rates along a half cosine over N steps (no N: over the whole --steps/--minutes budget)")
-    p.add_argument("--cosine-hold", type=float, metavar="F",
-                   help="with --cosine: keep the full rates for this share of its steps, then fall (default 0)")
     p.add_argument("--kl-warmup", type=int, help="steps over which the KL weight ramps from 0 to 1")
     p.add_argument("--mask", help="incomplete data: saltpepper:P, rect:P, or a mask video/folder (white = observed)")
     p.add_argument("--grey", action="store_true", help="train on grey frames even if the source is in colour")

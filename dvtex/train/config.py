@@ -40,7 +40,6 @@ class TrainConfig:
     lr: float = 1e-3  # Adam, every parameter but A and B
     lr_dynamics: float = 1e-2  # A and B: 200 numbers with a weak, noisy gradient
     cosine: int = None  # learning rates on a half cosine: None off, 0 over the whole budget, N over N steps
-    cosine_hold: float = 0.0  # the share of the cosine's steps at full rates before it starts to fall
     kl_warmup: int = 0  # steps over which the KL weight ramps from 0 to 1
     seed: int = 0
     device: str = "auto"  # auto, cpu, cuda
@@ -119,11 +118,6 @@ class TrainConfig:
             _at_least(self, {"steps": 1})
         if self.cosine is not None:
             _at_least(self, {"cosine": 0})
-        hold = self.cosine_hold
-        if not (isinstance(hold, (int, float)) and not isinstance(hold, bool) and 0 <= hold < 1):
-            raise UserError(f"--cosine-hold must be a share in [0, 1), e.g. 0.8, not {hold}")
-        if hold and self.cosine is None:
-            raise UserError("--cosine-hold without --cosine: add --cosine (the hold is a share of its steps)")
         for name in ("minutes", "lr", "lr_dynamics", "sigma_y2"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):

@@ -72,13 +72,9 @@ def train_step(net, opt, y, mask=None, samples=1, kl_weight=1.0):
     return terms
 
 
-def cosine_factor(step, total, floor=0.02, hold=0.0):
-    """Learning-rate factor: 1 at step 0 and until `hold` of `total`, then falling along a half cosine
-    to `floor` at `total`."""
-    start = hold * total
-    if step <= start:
-        return 1.0
-    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min((step - start) / (total - start), 1.0)))
+def cosine_factor(step, total, floor=0.02):
+    """Learning-rate factor: 1 at step 0, falling along a half cosine to `floor` at `total`."""
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(step / total, 1.0)))
 
 
 def check_writable(out, example="model.pt"):
@@ -208,7 +204,7 @@ class Training:
         kl_weight = min(1.0, (self.step + 1) / config.kl_warmup) if config.kl_warmup else 1.0
         if config.cosine is not None and self.cosine_steps:  # not yet known: the base rates
             for group, lr in zip(self.opt.param_groups, self.base_lr):
-                group["lr"] = lr * cosine_factor(self.step, self.cosine_steps, hold=config.cosine_hold)
+                group["lr"] = lr * cosine_factor(self.step, self.cosine_steps)
         terms = train_step(self.net, self.opt, y, mask, kl_weight=kl_weight)
         self.step += 1
         self.history.append([self.step] + [terms[k].item() for k in ("loss", "rec", "kl", "stat")])
