@@ -22,8 +22,8 @@ def main():
     p.add_argument("--workdir", default="runs/bench-digits")
     p.add_argument("--json", default="benchmarks/results/digits.json")
     args = p.parse_args()
-    return dvtex_eval(["digits", "--minutes", str(args.minutes), "--schedule", "cosine", "--snapshot-every", str(args.every),
-                       "--out", args.workdir, "--json", args.json])
+    return dvtex_eval(["digits", "--minutes", str(args.minutes), "--schedule", "cosine",
+                       "--snapshot-every", str(args.every), "--out", args.workdir, "--json", args.json])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Training cost per step of each recipe, in one run: 64x64 RGB (cows64), width 32, batch 64, on
-procedural fire, and of the paper recipe at the CPU's default batch and encoder width (32 and 16), with torch's widest CPU kernels and again restricted to AVX2 (what an ordinary laptop
-without AVX-512 runs: ATEN_CPU_CAPABILITY=avx2 and oneDNN capped at AVX2, set before torch loads, so
-each measurement runs in a process of its own).
+procedural fire, and of the paper recipe at a CPU's default batch and encoder width (32 and 16); with
+torch's widest CPU kernels and again restricted to AVX2 (what an ordinary laptop without AVX-512
+runs: ATEN_CPU_CAPABILITY=avx2 and oneDNN capped at AVX2, set before torch loads, so each
+measurement runs in a process of its own).
 
     python benchmarks/step_cost.py --json benchmarks/results/step-cost.json
 """
