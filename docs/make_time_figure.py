@@ -17,6 +17,9 @@ def main(path, out):
     with open(path) as f:
         result = json.load(f)
     sources = list(dict.fromkeys(r["source"] for r in result["results"]))
+    machine = result["hardware"].split(",")[0]  # the CPU, and the kernels where torch was held below it
+    if result["hardware"].endswith("kernels"):
+        machine += ", " + result["hardware"].rsplit(", ", 1)[1]
     fig, axes = plt.subplots(2, len(sources), figsize=(5.5 * len(sources), 7), squeeze=False)
     for col, source in enumerate(sources):
         for r in (r for r in result["results"] if r["source"] == source):
@@ -29,7 +32,7 @@ def main(path, out):
         axes[0, col].axvline(reference["minutes"] / 2, color="grey", ls=":", lw=1)
         axes[0, col].set_title(f"{source}: KID x1000 (lower is better)")
         axes[1, col].set_title(f"{source}: held-out -ELBO per pair")
-        axes[1, col].set_xlabel(f"training minutes ({result['hardware'].split(',')[0]})")
+        axes[1, col].set_xlabel(f"training minutes ({machine})")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=80)
