@@ -94,8 +94,8 @@ def load_real(args):
 def network(args, method, spec, label=None, mask=None):
     """The TrainConfig of one network of the textures' and incomplete tasks."""
     return eval_config(method, model_path(args, source_name(spec), label or method, mask), args.budget, args.seed,
-                       args.schedule, sources=[spec], preset=args.preset, width=args.width, sigma_y2=args.sigma_y2, mask=mask,
-                       recipe="paper" if method == "lds" else args.recipe)
+                       args.schedule, sources=[spec], preset=args.preset, width=args.width, sigma_y2=args.sigma_y2,
+                       mask=mask, recipe="paper" if method == "lds" else args.recipe)
 
 
 def run_textures(args, log):

@@ -81,7 +81,7 @@ class TrainConfig:
         batch = self.batch if self.batch is not None else CPU_BATCH if laptop else 64
         encoder_width = self.encoder_width
         if encoder_width is None:
-            encoder_width = width // 2 if laptop and fits(self.preset, width // 2) else width
+            encoder_width = width // 2 if laptop and width >= 2 and not width_problem(self.preset, width // 2) else width
         return replace(self, width=width, sigma_y2=sigma_y2, batch=batch, encoder_width=encoder_width)
 
     def objective(self):
@@ -131,10 +131,9 @@ class TrainConfig:
             if value is None:
                 continue
             _at_least(self, {name: 1})
-            try:
-                DVAEConfig.from_preset(self.preset, width=value)
-            except ValueError as err:
-                raise UserError(f"--{name.replace('_', '-')} {value} does not fit preset {self.preset}: {err}") from None
+            problem = width_problem(self.preset, value)
+            if problem:
+                raise UserError(f"--{name.replace('_', '-')} {value} does not fit preset {self.preset}: {problem}")
         if self.mask:
             check_mask(self.mask)
         if self.aspect is not None:
@@ -148,12 +147,13 @@ class TrainConfig:
         return self
 
 
-def fits(preset, width):
-    """Whether a network of `width` fits `preset` (its width divisible as its layers need)."""
+def width_problem(preset, width):
+    """Why a network of `width` does not fit `preset` (its width divisible as its layers need), or None."""
     try:
-        return width >= 1 and DVAEConfig.from_preset(preset, width=width) is not None
-    except (ValueError, KeyError):
-        return False
+        DVAEConfig.from_preset(preset, width=width)
+    except (ValueError, KeyError) as err:  # KeyError: an unknown preset, which validate() names first
+        return str(err)
+    return None
 
 
 def aspect_kernel(aspect, kernel1):
