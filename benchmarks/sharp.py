@@ -38,6 +38,9 @@ VARIANTS = {
     "learnt+stats w16 motion 64 (+low-pass)": dict(recipe="sharp", texture=16.0, motion=64.0),
     "learnt+stats w16 (motion +low-pass)": dict(recipe="sharp", texture=16.0, motion=16.0),
     "sharp": dict(recipe="sharp"),  # as `dvtex-train --recipe sharp` runs it: the recipe's own weights (16, 16)
+    "sharp prior 1": dict(recipe="sharp", prior=1.0),
+    "sharp prior 0.1": dict(recipe="sharp", prior=0.1),
+    "sharp prior 0.01": dict(recipe="sharp", prior=0.01),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.

@@ -34,7 +34,7 @@ def from_checkpoint(path):
     if stage is not None:  # the graph decodes at the stage's size; the process is the DVAE's
         decoder, height, width = DetailedDecoder(model.decoder, stage), height * stage.cfg.factor, width * stage.cfg.factor
     facts = {"height": height, "width": width, "channels": cfg.channels, "sigma_y2": model.output_variance(),
-             "likelihood": cfg.likelihood, "texture": cfg.texture, "motion": cfg.motion,
+             "likelihood": cfg.likelihood, "texture": cfg.texture, "motion": cfg.motion, "prior": cfg.prior,
              "lam": cfg.lam, "steps": int(ckpt["step"]), "data": ckpt["data"], "preset": cfg.preset,
              "net_width": cfg.width, "source": "dvtex checkpoint", "method": ckpt.get("method", "dvae")}
     if stage is not None:

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 
 from dvtex.train.checkpoint import load_checkpoint, save_checkpoint
 from dvtex.train.model import DVAEConfig
-from dvtex.train.objective import VARIANCE_FLOOR, band_pass, patch_swd, penalty_weight, reconstruction, variance
+from dvtex.train.objective import (VARIANCE_FLOOR, band_pass, patch_swd, penalty_weight, prior_mismatch, reconstruction,
+                                   variance)
 from dvtex.train.textures import simulate
 
 from conftest import assert_user_error, run_module
@@ -65,6 +66,37 @@ def test_the_penalty_keeps_the_papers_weight_against_the_reconstruction():
     assert penalty_weight(torch.tensor(5.0), paper) == 100.0
     assert penalty_weight(torch.tensor(5.0), learnt).item() == pytest.approx(100.0)  # sigma^2 = sigma_y2 / 2
     assert penalty_weight(torch.tensor(0.05), learnt).item() == pytest.approx(10000.0)
+
+
+def test_prior_mismatch_is_an_unbiased_distance_from_the_standard_normal():
+    torch.manual_seed(0)
+    d = 20
+    # unbiased: small batches of N(0, I) states score 0 on average, where a batch's own covariance
+    # error would average about d (d + 1) / B
+    small = torch.stack([prior_mismatch(torch.randn(16, d)) for _ in range(2000)])
+    assert abs(small.mean().item()) < 0.3 < small.std().item()
+    big = torch.randn(8192, d)
+    assert abs(prior_mismatch(big).item()) < 0.2
+    assert prior_mismatch(big + 3).item() == pytest.approx(9 * d, rel=0.05)  # the mean's squared distance
+    assert prior_mismatch(2 * big).item() == pytest.approx(9 * d, rel=0.1)  # covariance 4 I: (4 - 1)^2 per dimension
+    assert prior_mismatch(torch.randn(3, d)).item() == 0.0  # too few to split in two halves
+
+
+def test_the_prior_term_pulls_the_encoded_states_towards_the_process_law():
+    from dvtex.train.model import DVAE
+
+    torch.manual_seed(0)
+    cfg = dict(size=32, layers=4, width=8, channels=3, likelihood="learnt")
+    y = torch.rand(32, 6, 32, 32) * 2 - 1
+    grads = []
+    for prior in (0.0, 1.0):
+        torch.manual_seed(1)
+        model = DVAE(DVAEConfig(**cfg, prior=prior))
+        with torch.no_grad():
+            model.encoder.conv_last.bias.add_(3.0)  # every state's mean 3 from the process's 0
+        model(y)["loss"].backward()
+        grads.append(model.encoder.conv_last.bias.grad[:20].mean().item())
+    assert grads[1] > grads[0] + 1.0  # descending it lowers the means: much more so with the term
 
 
 def sharp_config(tmp_path, **over):

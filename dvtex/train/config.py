@@ -31,6 +31,7 @@ class TrainConfig:
     sigma_y2: float = None  # output variance; None: the recipe's (paper: the preset's; sharp: learnt)
     texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
     motion: float = None  # weight of their frame differences' patch statistics; None: the recipe's
+    prior: float = None  # weight of the encoded states' distance from N(0, I); None: the recipe's
     grey: bool = False  # grey frames even from a colour source
     aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
@@ -86,11 +87,11 @@ class TrainConfig:
 
     def objective(self):
         """The loss terms of the model: the recipe's, with a given --sigma-y2 fixing the variance and a
-        given --texture/--motion weight replacing the recipe's."""
+        given --texture/--motion/--prior weight replacing the recipe's."""
         terms = dict(RECIPES[self.recipe])
         if self.sigma_y2 is not None:
             terms["likelihood"] = "fixed"
-        terms.update({k: float(getattr(self, k)) for k in ("texture", "motion") if getattr(self, k) is not None})
+        terms.update({k: float(getattr(self, k)) for k in ("texture", "motion", "prior") if getattr(self, k) is not None})
         return terms
 
     def model_config(self, channels):
@@ -122,7 +123,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise UserError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
-        for name in ("texture", "motion"):
+        for name in ("texture", "motion", "prior"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise UserError(f"--{name} must be a number of at least 0, not {value}")

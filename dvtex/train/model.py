@@ -19,7 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dvtex.train.objective import penalty_weight, process_batch, process_states, reconstruction_loss, statistics_terms
+from dvtex.train.objective import (penalty_weight, prior_mismatch, process_batch, process_states, reconstruction_loss,
+                                   statistics_terms)
 
 # The paper's Table 1: resolution, conv layers, first kernel, output variance.
 PRESETS = {
@@ -47,6 +48,7 @@ class DVAEConfig:
     likelihood: str = "fixed"  # fixed: sigma_y2; learnt: the calibrated variance (dvtex.train.objective)
     texture: float = 0.0  # weight of the process frames' patch statistics
     motion: float = 0.0  # weight of the process frame differences' patch statistics
+    prior: float = 0.0  # weight of the encoded states' distance from N(0, I), against the stationarity penalty
     kernel1_w: int = 0  # width of that first/last kernel for frames that are not square (0: kernel1)
     encoder_width: int = 0  # the encoder's d, where it is narrower than the decoder's (0: width)
 
@@ -251,5 +253,6 @@ class DVAE(TextureModel):
         mu, logvar = mu.float(), logvar.float()
         kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(dim=1).mean()
         stat = stationarity_penalty(self.A.float(), self.B.float())
-        loss = rec + kl_weight * kl + penalty_weight(var, cfg) * stat + texture + motion
+        prior = cfg.prior * prior_mismatch(x.float()) if cfg.prior else rec.new_zeros(())
+        loss = rec + kl_weight * kl + penalty_weight(var, cfg) * (stat + prior) + texture + motion
         return {"loss": loss, "rec": rec, "kl": kl, "stat": stat, "texture": texture + motion}

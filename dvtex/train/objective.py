@@ -23,10 +23,10 @@ import torch.nn.functional as F
 VARIANCE_FLOOR = (2 / 255) ** 2  # one grey level in [-1, 1]: below it, the error is quantisation
 RECIPES = {
     # the paper: a fixed output variance (the preset's sigma_y2), the ELBO alone
-    "paper": dict(likelihood="fixed", texture=0.0, motion=0.0),
+    "paper": dict(likelihood="fixed", texture=0.0, motion=0.0, prior=0.0),
     # sharp: the calibrated variance, and the played process's patch and motion statistics, each weighed
     # 16 times a per-pixel error (benchmarks/sharp.py measured 4 and 16, and 64 for motion)
-    "sharp": dict(likelihood="learnt", texture=16.0, motion=16.0),
+    "sharp": dict(likelihood="learnt", texture=16.0, motion=16.0, prior=0.0),
 }
 
 
@@ -95,6 +95,23 @@ def patch_swd(fake, real, projections=32, patch=5, levels=3, positions=4096):
         fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
     total = total + _projected_swd(fake, real, projections, patch, positions)
     return total / (levels + 1)
+
+
+def prior_mismatch(x):
+    """How far the law of a batch of encoded states x (B, d) is from the process's N(0, I): the squared
+    distance of its mean from 0 plus the squared Frobenius distance of its covariance from I, each
+    estimated without bias as the product of two independent halves of the batch (a batch's own
+    squared error would shrink the covariance by about (d + 1) / B). The stationarity penalty makes
+    N(0, I) the law the process plays; this makes it the law of the states the decoder learns from."""
+    half = len(x) // 2
+    if half < 2:
+        return x.new_zeros(())
+    a, b = x[:half], x[half:2 * half]
+    eye = torch.eye(x.shape[1], device=x.device, dtype=x.dtype)
+    ma, mb = a.mean(0), b.mean(0)
+    ca = (a - ma).T @ (a - ma) / (half - 1) - eye
+    cb = (b - mb).T @ (b - mb) / (half - 1) - eye
+    return (ma * mb).sum() + (ca * cb).sum()
 
 
 def process_states(A, B, count):
