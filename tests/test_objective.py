@@ -139,6 +139,17 @@ def test_statistics_terms_move_the_decoder_of_the_process():
     assert model.decoder.deconv_first.weight.grad.abs().sum() > 0 and model.A.grad.abs().sum() > 0
 
 
+def test_a_prior_weight_given_is_trained_with_and_recorded(tmp_path):
+    from dvtex.train import train
+
+    ckpt = train(sharp_config(tmp_path, prior=0.1, steps=2))
+    assert ckpt["config"]["prior"] == 0.1 and ckpt["train_config"]["prior"] == 0.1
+    proc = run_module("dvtex.export", sharp_config(tmp_path).output, "-o", tmp_path / "p.onnx")
+    assert proc.returncode == 0, proc.stderr
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "p.onnx")).metadata_props}
+    assert meta["dvtex.prior"] == 0.1
+
+
 def test_a_sigma_y2_given_fixes_the_variance_of_the_sharp_recipe(tmp_path):
     from dvtex.train import train
 
