@@ -51,6 +51,7 @@ def law(path):
             "mean_norm": round(x.mean(0).norm().item(), 2), "std_min": round(x.std(0).min().item(), 2),
             "std_max": round(x.std(0).max().item(), 2),
             "covariance_from_identity": round((cov - torch.eye(len(cov), dtype=cov.dtype)).norm().item(), 2),
+            # shuffled: the pairs are in time order, and the estimate wants two independent halves
             "prior_mismatch": round(prior_mismatch(x[torch.randperm(len(x))]).item(), 2)}
 
 

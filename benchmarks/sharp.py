@@ -9,8 +9,9 @@ the source's own floor (its first half against its second).
 Variants: the paper's recipe at cows64's sigma_y2 = 10 and at 2; the learnt (calibrated) variance
 alone; learnt + patch and motion statistics ("stats") at weights 4 and 16, with and without the
 pyramid's low-pass level, and with motion at 64; the statistics at a fixed sigma_y2 = 2 (is it the
-terms or the calibration?); and the sharp recipe with the prior term at weights 1, 0.1 and 0.01. Some rows were trained with an earlier form of the term (EARLIER below)
-and kept with --reuse; the JSON says per row what trained it.
+terms or the calibration?); and the sharp recipe with the prior term at weights 1, 0.1 and 0.01.
+Some rows were trained with an earlier form of the term (EARLIER below) and kept with --reuse; the
+JSON says per row what trained it.
 """
 
 import argparse

@@ -21,7 +21,7 @@ import torch.nn as nn
 
 from dvtex.dynamics import psd_sqrt, spectral_radius
 from dvtex.train.model import DVAE, Decoder, Encoder, TextureModel, _dcgan_init
-from dvtex.train.objective import penalty_weight, prior_mismatch, process_batch, reconstruction_loss, statistics_terms
+from dvtex.train.objective import prior_term, process_batch, reconstruction_loss, statistics_terms
 
 MAX_RADIUS = 0.999  # a least-squares A at or beyond the unit circle is scaled back to this
 
@@ -182,7 +182,7 @@ class VAEVAR(_Process):
         mu, logvar = mu.float(), logvar.float()
         kl = (mu**2 + logvar.exp() - logvar - 1).sum(dim=1).mean()  # 2 frames x 0.5
         zero = rec.new_zeros(())
-        prior = cfg.prior * penalty_weight(var, cfg) * prior_mismatch(x[: len(x) - 2 * k].float()) if cfg.prior else zero
+        prior = prior_term(x[: len(x) - 2 * k], var, cfg)  # the encoded states, not the prior's draws
         return {"loss": rec + kl_weight * kl + texture + prior, "rec": rec, "kl": kl, "stat": zero, "texture": texture}
 
     @torch.no_grad()

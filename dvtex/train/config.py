@@ -16,6 +16,7 @@ from dvtex.train.objective import RECIPES
 
 DEFAULT_STEPS = 5000
 CPU_BATCH = 32  # the paper recipe's batch on a CPU (TrainConfig.resolved)
+WEIGHTS = ("texture", "motion", "prior")  # the recipe's term weights an option may replace
 RUN_FIELDS = ("output", "steps", "minutes", "device", "save_every", "preview_every", "resume")
 
 
@@ -91,7 +92,7 @@ class TrainConfig:
         terms = dict(RECIPES[self.recipe])
         if self.sigma_y2 is not None:
             terms["likelihood"] = "fixed"
-        terms.update({k: float(getattr(self, k)) for k in ("texture", "motion", "prior") if getattr(self, k) is not None})
+        terms.update({k: float(getattr(self, k)) for k in WEIGHTS if getattr(self, k) is not None})
         return terms
 
     def model_config(self, channels):
@@ -123,7 +124,7 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise UserError(f"--{name.replace('_', '-')} must be a positive number, not {value}")
-        for name in ("texture", "motion", "prior"):
+        for name in WEIGHTS:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise UserError(f"--{name} must be a number of at least 0, not {value}")

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dvtex.train.objective import (penalty_weight, prior_mismatch, process_batch, process_states, reconstruction_loss,
+from dvtex.train.objective import (penalty_weight, prior_term, process_batch, process_states, reconstruction_loss,
                                    statistics_terms)
 
 # The paper's Table 1: resolution, conv layers, first kernel, output variance.
@@ -253,6 +253,5 @@ class DVAE(TextureModel):
         mu, logvar = mu.float(), logvar.float()
         kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(dim=1).mean()
         stat = stationarity_penalty(self.A.float(), self.B.float())
-        prior = cfg.prior * prior_mismatch(x.float()) if cfg.prior else rec.new_zeros(())
-        loss = rec + kl_weight * kl + penalty_weight(var, cfg) * (stat + prior) + texture + motion
+        loss = rec + kl_weight * kl + penalty_weight(var, cfg) * stat + prior_term(x, var, cfg) + texture + motion
         return {"loss": loss, "rec": rec, "kl": kl, "stat": stat, "texture": texture + motion}

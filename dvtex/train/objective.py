@@ -114,6 +114,14 @@ def prior_mismatch(x):
     return (ma * mb).sum() + (ca * cb).sum()
 
 
+def prior_term(x, var, cfg):
+    """The prior term of a loss: `cfg.prior` times the stationarity penalty's weight times the states'
+    prior_mismatch (zero when the weight is 0)."""
+    if not cfg.prior:
+        return x.new_zeros(())
+    return cfg.prior * penalty_weight(var, cfg) * prior_mismatch(x.float())
+
+
 def process_states(A, B, count):
     """`count` pairs of successive states of the played process: h ~ N(0, I), h' = A h + B v."""
     h1 = torch.randn(count, A.shape[0], device=A.device)
