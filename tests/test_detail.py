@@ -101,15 +101,18 @@ def test_the_noise_field_is_white_under_the_stationary_law_and_a_function_of_h()
     assert abs(right) < 0.05  # white in space: neighbours uncorrelated
 
 
-@pytest.mark.parametrize("upsample,noise", [("resize", "2"), ("filtered", "0")])
-def test_other_stages_train_export_and_match_torch(checkpoints, tmp_path, upsample, noise):
+@pytest.mark.parametrize("upsample,noise,bands", [("resize", "2", "all"), ("filtered", "0", "fine")])
+def test_other_stages_train_export_and_match_torch(checkpoints, tmp_path, upsample, noise, bands):
     out = tmp_path / "w.pt"
     proc = train_detail(checkpoints["water"], out, "--out-size", "64", "--steps", "4", "--batch", "2", "--width", "8",
-                        "--upsample", upsample, "--noise", noise)
+                        "--upsample", upsample, "--noise", noise, "--bands", bands)
     assert proc.returncode == 0, proc.stderr
+    assert load_checkpoint(str(out))["detail"]["train_config"]["bands"] == bands
     proc = run_module("dvtex.export", out, "-o", tmp_path / "w.onnx")  # verified against torch, or exit 2
     assert proc.returncode == 0, proc.stderr
     session, info = load_model(str(tmp_path / "w.onnx"), provider="cpu")
+    assert {k: info.meta["detail"][k] for k in ("upsample", "noise", "bands")} == \
+        {"upsample": upsample, "noise": int(noise), "bands": bands}  # what it was trained as, in the file
     h = np.random.default_rng(1).standard_normal((3, 10)).astype(np.float32)
     first, again = (session.run(["frame"], {"h": h})[0] for _ in range(2))
     assert first.shape == (3, 64, 64, 3) and np.array_equal(first, again)
@@ -132,6 +135,7 @@ def test_the_player_shows_full_size_frames(detailed):
     (["--pixel", "0", "--texture", "0"], "nothing to learn"),
     (["--out-size", "64", "--crop", "30"], "--crop 30: at most 20"),
     (["--noise", "65"], "--noise"),
+    (["--bands", "coarse"], "--bands"),
 ])
 def test_bad_options_are_refused_before_any_work(checkpoints, tmp_path, extra, fragment):
     out = tmp_path / "x.pt"

@@ -46,6 +46,18 @@ def test_patch_swd_sees_blur_and_coarse_change_beyond_the_spread_of_real_frames(
     # octaves: README says so beside the ablation)
 
 
+def test_patch_swd_without_the_low_pass_rest_sees_only_the_finest_octaves():
+    a, b = fire_frames(24, seed=1), fire_frames(24, seed=2)
+
+    def fine(x, y):
+        torch.manual_seed(0)  # the same directions each time
+        return mean_swd(x, y, levels=2, low_pass=False)
+
+    assert fine(a, b + 0.5) == pytest.approx(fine(a, b), rel=1e-3)  # a shift in brightness is coarse: unseen
+    assert mean_swd(a, b + 0.5) > 3 * mean_swd(a, b)  # the low-pass rest sees it
+    assert fine(a, blurred(b)) > 2 * fine(a, b)  # the octaves still see blur
+
+
 def test_the_learnt_variance_is_the_likelihoods_optimum():
     cfg = DVAEConfig(size=32, layers=4, width=8, likelihood="learnt")
     err = torch.rand(16, 100) ** 2  # squared errors of 16 items, 100 pixels each

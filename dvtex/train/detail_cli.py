@@ -12,7 +12,7 @@ import sys
 
 from dvtex.errors import ArgumentParser, number, positive
 from dvtex.train.detail import UPSAMPLES
-from dvtex.train.detail_train import DetailTrainConfig
+from dvtex.train.detail_train import BANDS, DetailTrainConfig
 
 
 def parse_args(argv):
@@ -28,6 +28,9 @@ def parse_args(argv):
     p.add_argument("--pixel", type=number(0, 1e6), default=d.pixel, help=f"weight of the L1 error (default {d.pixel:g})")
     p.add_argument("--texture", type=number(0, 1e6), default=d.texture,
                    help=f"weight of the played frames' patch statistics (default {d.texture:g})")
+    p.add_argument("--bands", choices=BANDS, default=d.bands,
+                   help="the octaves those statistics compare: all, or only those finer than the model's size "
+                        f"(fine) (default {d.bands})")
     p.add_argument("--width", type=int, default=d.width, help=f"the stage's channels (default {d.width})")
     p.add_argument("--upsample", choices=UPSAMPLES, default=d.upsample,
                    help="each 2x step: a sub-pixel convolution (shuffle), the same smoothed so that it cannot draw a "

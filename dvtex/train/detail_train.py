@@ -6,7 +6,8 @@ size, with two terms:
   the frames downsampled to the DVAE's size), upscaled by the stage, against the frame at full size
   (an L1 error, per pixel);
 - texture: frames decoded from the process as it is played (h ~ N(0, I)), upscaled by the stage,
-  against full-size source frames: the sharp recipe's patch statistics (dvtex.train.objective).
+  against full-size source frames: the sharp recipe's patch statistics (dvtex.train.objective), by
+  default on the octaves finer than the DVAE's frames only (what bicubic upscaling cannot supply).
 Both train on random crops (fully convolutional), each with a margin that the loss leaves out, so the
 crop's edge never stands in for the frame's.
 """
@@ -31,6 +32,7 @@ from dvtex.train.loop import check_writable, cosine_factor, pick_device, progres
 from dvtex.train.model import DVAEConfig
 from dvtex.train.objective import patch_swd
 
+BANDS = ("all", "fine")
 MARGIN = 6  # pixels at the DVAE's size around each crop: more than the stage's reach (5, the bicubic 2)
 
 
@@ -44,7 +46,8 @@ class DetailTrainConfig:
     crop: int = None  # crop side at the DVAE's size (times the factor at the output's); None: up to 32
     lr: float = 1e-3  # Adam, along a half cosine over the steps
     pixel: float = 1.0  # weight of the L1 error against the full-size frame
-    texture: float = 16.0  # weight of the played frames' patch statistics (benchmarks/detail.py chose it)
+    texture: float = 64.0  # weight of the played frames' patch statistics (benchmarks/detail.py chose it)
+    bands: str = "fine"  # the octaves they compare: fine (those finer than the DVAE's size; chosen there) or all
     width: int = 32  # the stage's channels at the DVAE's size
     upsample: str = "shuffle"  # each 2x step: shuffle, filtered or resize (dvtex.train.detail.DetailStage)
     noise: int = 0  # channels of latent-driven noise the stage reads
@@ -69,6 +72,8 @@ class DetailTrainConfig:
                 raise UserError(f"--{name} must be a finite number {low}, not {value}")
         if not self.pixel and not self.texture:
             raise UserError("--pixel 0 and --texture 0 leave nothing to learn; keep one of them above 0")
+        if self.bands not in BANDS:
+            raise UserError(f"--bands {self.bands}: choose {', '.join(BANDS)}")
         if self.upsample not in UPSAMPLES:
             raise UserError(f"--upsample {self.upsample}: choose {', '.join(UPSAMPLES)}")
         if not isinstance(self.noise, int) or isinstance(self.noise, bool) or not 0 <= self.noise <= 64:
@@ -187,6 +192,14 @@ class DetailTraining:
         m = MARGIN * self.factor
         return out[:, :, m:-m, m:-m]
 
+    def texture(self, fake, real):
+        """The patch statistics of played against real crops at the output's size: every octave and the
+        low-pass rest ("all"), or only the log2(factor) finest octaves, the detail that a frame of the
+        DVAE's size cannot hold ("fine"): then the stage is not asked to mend what the DVAE draws."""
+        if self.config.bands == "fine":
+            return patch_swd(fake, real, levels=int(math.log2(self.factor)), low_pass=False)
+        return patch_swd(fake, real)
+
     def train_once(self):
         config, dev = self.config, self.device
         idx = torch.randint(len(self.recon), (config.batch,), generator=self.gen)
@@ -203,7 +216,7 @@ class DetailTraining:
             side = self.crop * self.factor
             corners = crops(self.gen, config.batch, self.full.shape[2:], side)
             real = cut(self.full[real_idx], corners, side).to(dev).float() / 127.5 - 1
-            texture = patch_swd(fake, real)
+            texture = self.texture(fake, real)
         loss = config.pixel * pixel + config.texture * texture
         for group in self.opt.param_groups:
             group["lr"] = config.lr * cosine_factor(self.step, config.steps)

@@ -83,16 +83,19 @@ def _projected_swd(fake, real, projections, patch, positions):
     return ((pf.sort(dim=1)[0] - pr.sort(dim=1)[0]) ** 2).mean()
 
 
-def patch_swd(fake, real, projections=32, patch=5, levels=3, positions=4096):
+def patch_swd(fake, real, projections=32, patch=5, levels=3, positions=4096, low_pass=True):
     """Multi-scale sliced Wasserstein distance between the patch distributions of two frame sets
     (N, C, H, W): a Laplacian pyramid's band-pass octaves (finest first) and its low-pass rest, each
     level's patches onto new random unit directions, sorted and compared; the mean over levels. On
     raw patches alone the coarse intensities of a few frames dominate and blur barely registers;
-    without the low-pass rest, coarse flicker goes unseen."""
+    without the low-pass rest, coarse flicker goes unseen. `low_pass=False` leaves the rest out:
+    the finest `levels` octaves alone."""
     total = fake.new_zeros(())
     for _ in range(levels):
         total = total + _projected_swd(band_pass(fake), band_pass(real), projections, patch, positions)
         fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
+    if not low_pass:
+        return total / levels
     total = total + _projected_swd(fake, real, projections, patch, positions)
     return total / (levels + 1)
 
