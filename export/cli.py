@@ -38,10 +38,10 @@ def from_checkpoint(path):
              "lam": cfg.lam, "steps": int(ckpt["step"]), "data": ckpt["data"], "preset": cfg.preset,
              "net_width": cfg.width, "source": "dvtex checkpoint", "method": ckpt.get("method", "dvae")}
     if stage is not None:
-        trained = ckpt["detail"]["train_config"]  # stages trained before --bands compared every octave
+        trained = ckpt["detail"]["train_config"]
         facts["detail"] = {"native_size": cfg.size, "native_width": cfg.frame_width, "factor": stage.cfg.factor, "width": stage.cfg.width,
                            "upsample": stage.cfg.upsample, "noise": stage.cfg.noise, "pixel": trained["pixel"],
-                           "texture": trained["texture"], "bands": trained.get("bands", "all"),
+                           "texture": trained["texture"], "bands": trained["bands"],
                            "steps": ckpt["detail"]["step"], "minutes": ckpt["detail"]["minutes"]}
     return decoder, model.A.detach().double().numpy(), model.B.detach().double().numpy(), \
         ckpt["h0"].double().numpy(), float(ckpt["fps"]), facts

@@ -168,3 +168,13 @@ def test_a_broken_stage_is_refused_on_load(detailed, tmp_path):
     save_checkpoint(ckpt, str(bad))
     assert_user_error(run_module("dvtex.export", bad, "-o", tmp_path / "bad.onnx"), "detail stage", "not finite")
     assert not os.path.exists(tmp_path / "bad.onnx")
+
+
+def test_a_stage_from_before_bands_loads_as_every_octave(detailed, tmp_path):
+    path, _, _ = detailed
+    ckpt = load_checkpoint(str(path))
+    assert ckpt["detail"]["train_config"]["bands"] == "fine"  # the default now
+    del ckpt["detail"]["train_config"]["bands"]
+    old = tmp_path / "old.pt"
+    save_checkpoint(ckpt, str(old))
+    assert load_checkpoint(str(old))["detail"]["train_config"]["bands"] == "all"

@@ -35,7 +35,8 @@ ADDED = {"config": {"likelihood": "fixed", "texture": 0.0, "motion": 0.0, "prior
                     "encoder_width": 0},
          "train_config": {"recipe": "paper", "texture": None, "motion": None, "prior": None, "aspect": None,
                           "encoder_width": None}}
-DETAIL_ADDED = {"upsample": "shuffle", "noise": 0, "n": 10}  # detail stages written before these options
+# The same for detail stages written before these options (before --bands, every octave was compared).
+DETAIL_ADDED = {"config": {"upsample": "shuffle", "noise": 0, "n": 10}, "train_config": {"bands": "all"}}
 REQUIRED = {"config": dict, "model": dict, "step": int, "data": list, "fps": (int, float), "h0": torch.Tensor}
 
 
@@ -62,17 +63,21 @@ def load_checkpoint(path, map_location="cpu"):
         raise UserError(f"{path} is not a dvtex checkpoint (no '{FORMAT}' tag)")
     if ckpt["format"] == FORMAT_1:
         ckpt = upgrade(ckpt, path)
-    for key, added in ADDED.items():
-        if isinstance(ckpt.get(key), dict):
-            ckpt[key] = {**added, **ckpt[key]}
+    with_added(ckpt, ADDED)
     trained = ckpt.get("train_config")
     if isinstance(trained, dict) and trained.get("encoder_width") is None:
         trained["encoder_width"] = trained.get("width")  # written before it was decided: as wide as the decoder
-    detail = ckpt.get("detail")
-    if isinstance(detail, dict) and isinstance(detail.get("config"), dict):
-        detail["config"] = {**DETAIL_ADDED, **detail["config"]}
+    if isinstance(ckpt.get("detail"), dict):
+        with_added(ckpt["detail"], DETAIL_ADDED)
     check_checkpoint(ckpt, path)
     return ckpt
+
+
+def with_added(part, added):
+    """Fill in, in place, the fields of `part`'s sub-dicts that were added after it was written."""
+    for key, fields in added.items():
+        if isinstance(part.get(key), dict):
+            part[key] = {**fields, **part[key]}
 
 
 LOAD_ERRORS = (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError)
