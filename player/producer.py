@@ -1,8 +1,9 @@
 """FrameProducer: a thread that keeps one decoded frame ready, in a ring of 3 preallocated buffers.
 
 Slots: one on screen, one ready, one being written. The producer makes frame k+1 while frame k is
-shown and then waits until the display takes it, so the latent advances exactly one step per
-displayed frame and latency never queues up. A display tick that finds nothing ready shows the
+shown and then waits until the display takes it (and, for a window that draws ahead of its flip,
+releases it after the flip), so the latent advances exactly one step per displayed frame and
+latency never queues up. A display tick that finds nothing ready shows the
 previous frame again and counts a drop. No GL here; no allocation per frame.
 """
 
@@ -28,6 +29,7 @@ class FrameProducer:
         self.shown_index = -1  # latent step of the frame on screen
         self.paused = False
         self._first = False  # start()'s frame: on screen before the clock, not yet taken by a tick
+        self._held = False  # taken with release=False: the next frame waits for release()
         self._step_once = False
         self._cond = threading.Condition()
         self._stop = False
@@ -57,7 +59,8 @@ class FrameProducer:
         try:
             while True:
                 with self._cond:
-                    self._cond.wait_for(lambda: self._stop or (self.ready is None and (not self.paused or self._step_once)))
+                    self._cond.wait_for(lambda: self._stop or (self.ready is None and not self._held
+                                                               and (not self.paused or self._step_once)))
                     if self._stop:
                         return
                     self._step_once = False
@@ -66,8 +69,10 @@ class FrameProducer:
         except BaseException as err:  # surfaced by take(): a dead producer must not freeze the picture silently
             self.error = err
 
-    def take(self):
-        """The frame to show now: (buffer, is_new). Never blocks."""
+    def take(self, release=True):
+        """The frame to show now: (buffer, is_new). Never blocks. With release=False the next frame is
+        not started until release(): a window that draws a frame ahead of its flip starts the next
+        decode after the flip, so that decoding never shares the cores with the flip."""
         if self.error is not None:
             raise RuntimeError("the frame producer failed") from self.error
         with self._cond:
@@ -78,8 +83,15 @@ class FrameProducer:
                 return self.buffers[self.shown], False
             self.shown, self.ready = self.ready, None
             self.shown_index = self.ready_index
+            self._held = not release
             self._cond.notify_all()
             return self.buffers[self.shown], True
+
+    def release(self):
+        """Start the next frame after take(release=False)."""
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
 
     def current(self):
         """The frame on screen now (the buffer take() last returned)."""

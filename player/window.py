@@ -3,7 +3,10 @@ that apps embed as a live background.
 
 `FrameTexture` owns a GL texture of the frame size (glTexSubImage2D each frame, no reallocation)
 and a sprite that draws it scaled to a rectangle. `PlayerWindow` takes frames from a
-FrameProducer on a clock paced at exactly --fps; its draw handler only draws.
+FrameProducer on a clock paced at exactly --fps. It draws each frame as soon as it is decoded
+(take, upload, draw, glFinish, so that a software rasteriser does its work then and not in the
+flip), and on the clock it only flips; the next decode starts after the flip, so decoding and
+drawing never share the cores when the frame goes on screen.
 """
 
 import ctypes
@@ -133,9 +136,12 @@ class PlayerWindow:
                                        color=(255, 255, 255, 255), batch=self.overlay_batch)
         self.show_overlay = overlay
         self.recorder_factory, self.recording = recorder, None
-        self.frame = producer.current()
+        self.frame = producer.current().copy()  # the frame on screen (the producer reuses its buffers)
+        self.frame_index = producer.shown_index
         self.window.push_handlers(on_key_press=self.on_key_press, on_draw=self.on_draw, on_resize=self.on_resize)
         self.texture.upload(self.frame)
+        self._drawn = None  # the frame drawn for the next flip: (is_new, is_changed), or None
+        self._stale = False  # resized since it was drawn
         self._overlay_due = 0.0
         self.audio = None  # an AudioSource, shown in the overlay
         self.extras = []  # other things with a describe() for the overlay: the OSC server, outputs
@@ -144,6 +150,7 @@ class PlayerWindow:
 
     def on_resize(self, width, height):
         self.texture.fit(*self.window.get_framebuffer_size(), self.fit)
+        self._stale = True
 
     def on_draw(self):
         self.window.clear()
@@ -253,23 +260,44 @@ class PlayerWindow:
                 pass
 
     def tick(self, now):
-        """One display tick: take the ready frame (or repeat the last one), draw, flip."""
-        frame, new = self.producer.take()
-        if self.producer.paused and not new:
-            new = True  # a paused picture is not a dropped frame
-        elif new:
-            self.texture.upload(frame)
-            self.frame = frame
+        """One display tick: flip the frame drawn ahead of it (drawn now if it was not, or if the
+        window was resized since), then hand it to the recording and the outputs."""
+        if self._drawn is None or self._stale:
+            self.draw_next()
+        (new, changed), self._drawn = self._drawn, None
+        self.window.flip()
+        self.stats.shown(time.perf_counter(), new)
+        self.producer.release()
+        if changed:
+            np.copyto(self.frame, self.producer.current())  # before take() hands its buffer back
+            self.frame_index = self.producer.shown_index
         if self.recording is not None:
             self.record(self.frame)
+        if self.outputs is not None:  # after the flip: the window's frame is never late for them
+            self.outputs.send(self.frame, self.frame_index)
+
+    def prepare(self, timeout):
+        """`paced`'s prepare: wait up to `timeout` s for the next frame; once it is there, draw it."""
+        if not self.producer.wait_ready(timeout):
+            return False
+        self.draw_next()
+        return True
+
+    def draw_next(self):
+        """Take the ready frame (or keep the last one: a drop, unless paused), upload it and draw it
+        into the back buffer for the next flip; after a resize, draw the frame already taken again."""
+        if self._drawn is None:
+            frame, changed = self.producer.take(release=False)  # the next decode starts after the flip
+            if changed:
+                self.texture.upload(frame)
+            self._drawn = (changed or self.producer.paused, changed)  # a paused picture is not a dropped frame
+        self._stale = False
+        now = time.perf_counter()
         if self.show_overlay and now >= self._overlay_due:
             self._overlay_due = now + 0.25  # text layout is costly: four times a second is enough
             self.label.text = self.overlay_text()
         self.on_draw()
-        self.window.flip()
-        self.stats.shown(time.perf_counter(), new)
-        if self.outputs is not None:  # after the flip: the window's frame is never late for them
-            self.outputs.send(self.frame, self.producer.shown_index)
+        gl.glFinish()
 
     def overlay_text(self):
         st, s = self.stats, self.producer.controls
@@ -286,7 +314,7 @@ class PlayerWindow:
         """Show frames until the window closes (or max_frames ticks), on the show's clock."""
         self.on_resize(*self.window.get_size())
         return paced(self.fps, self.tick, idle=self.window.dispatch_events, done=lambda: self.window.has_exit,
-                     max_frames=max_frames)
+                     max_frames=max_frames, prepare=self.prepare)
 
     def close(self):
         if self.recording is not None:

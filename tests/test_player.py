@@ -149,6 +149,23 @@ def test_producer_wakes_a_waiting_consumer_at_once(onnx_model):
     assert producer.shown_index == 50
 
 
+def test_a_frame_taken_without_release_holds_the_next_until_released(onnx_model):
+    from dvtex.player.producer import FrameProducer
+    from dvtex.player.source import FrameSource
+
+    producer = FrameProducer(FrameSource.open(str(onnx_model), seed=0, provider="cpu")).start()
+    try:
+        assert producer.take()[1] and producer.wait_ready(timeout=10)
+        assert producer.take(release=False)[1] and producer.shown_index == 1
+        assert not producer.wait_ready(timeout=0.5)  # held: frame 2 is not being made
+        producer.set_paused(False)  # another wake-up of the producer does not release it
+        assert not producer.wait_ready(timeout=0.2)
+        producer.release()
+        assert producer.wait_ready(timeout=10) and producer.ready_index == 2
+    finally:
+        producer.stop()
+
+
 def test_stats_fps_now_uses_the_latest_intervals_across_the_ring():
     from dvtex.player.stats import RING, PlaybackStats
 

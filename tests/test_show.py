@@ -55,6 +55,48 @@ class Running:
         self.source.close()
 
 
+def test_the_clock_draws_as_soon_as_the_frame_is_there_and_ticks_on_time(monkeypatch):
+    """On a simulated clock (each reading 1 us later; sleep and prepare move it on): a frame is ready
+    7 ms after each tick and drawing it costs 5 ms. prepare waits for it instead of sleeping, draws it
+    once it is there, before the tick and never past it, and every tick lands on the clock. (The first
+    tick comes at once, with nothing drawn ahead: a window's tick then draws for itself.)"""
+    from dvtex.player import show
+
+    clock = [100.0]
+
+    def reading():
+        clock[0] += 1e-6
+        return clock[0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    monkeypatch.setattr(show.time, "perf_counter", reading)
+    monkeypatch.setattr(show.time, "sleep", sleep)
+    events, ready_at = [], [100.0]
+
+    def prepare(timeout):
+        assert timeout > 0
+        if clock[0] + timeout < ready_at[0]:
+            clock[0] += timeout  # waited the whole timeout: not there yet
+            return False
+        clock[0] = max(clock[0], ready_at[0])
+        events.append(("draw", clock[0]))
+        clock[0] += 0.005
+        return True
+
+    def tick(now):
+        events.append(("tick", now))
+        ready_at[0] = now + 0.007  # the next frame is decoded after the flip
+
+    assert show.paced(50, tick, max_frames=40, prepare=prepare) == 40
+    assert [kind for kind, _ in events] == ["tick"] + ["draw", "tick"] * 39
+    ticks = np.array([t for kind, t in events if kind == "tick"])
+    draws = np.array([t for kind, t in events if kind == "draw"])
+    assert np.allclose(ticks, ticks[0] + 0.02 * np.arange(40), atol=1e-4)  # the drawing fell before each tick
+    assert np.allclose(draws - ticks[:-1], 0.007, atol=1e-4)  # drawn as soon as the frame was there
+
+
 def test_osc_changes_speed_gain_and_pause_and_a_malformed_packet_changes_nothing(onnx_model):
     from pythonosc.udp_client import SimpleUDPClient
 

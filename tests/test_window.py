@@ -52,6 +52,40 @@ def test_window_shows_what_texture_stream_makes(player, onnx_model):
     assert np.abs(shown.astype(int) - scaled).max() <= 2
 
 
+def test_the_frame_flipped_is_the_one_recorded_and_sent(demo_model):
+    """Drawn ahead of each tick and flipped on it: window.frame (what the recording and the outputs get)
+    is the frame each tick flipped, one new frame a tick, and it is still what the window draws."""
+    from dvtex.player import TextureStream
+    from dvtex.player.producer import FrameProducer
+    from dvtex.player.source import FrameSource
+    from dvtex.player.stats import PlaybackStats
+    from dvtex.player.window import PlayerWindow, read_framebuffer
+
+    sent = []
+
+    class Outputs:
+        def send(self, frame, index):
+            sent.append((frame.copy(), index))
+
+    producer = FrameProducer(FrameSource.open(demo_model, seed=5, provider="cpu")).start()
+    window = PlayerWindow(producer, 30, PlaybackStats(30, "cpu"), size=(64, 64), log=lambda m: None)
+    window.outputs = Outputs()
+    try:
+        window.run(20)
+        window.on_draw()
+        drawn = read_framebuffer(window.window).astype(int)
+    finally:
+        producer.stop()
+        window.close()
+    with TextureStream(demo_model, seed=5, provider="cpu") as tex:
+        frames = [tex.next_frame() for _ in range(producer.shown_index + 1)]
+    first = sent[0][1]
+    assert [index for _, index in sent] == list(range(first, first + 20))
+    assert all(np.array_equal(frame, frames[index]) for frame, index in sent)
+    assert window.frame_index == producer.shown_index == sent[-1][1]
+    assert np.array_equal(window.frame, frames[-1]) and np.abs(drawn - frames[-1]).max() <= 2
+
+
 def test_keys_change_what_they_name(player, tmp_path, monkeypatch):
     from pyglet.window import key
 
@@ -213,7 +247,8 @@ def test_fit_places_the_frame_in_a_wide_window(onnx_model, fit):
         window.run(3)
         window.on_resize(192, 96)
         window.on_draw()
-        shown, frame = read_framebuffer(window.window).astype(int), window.frame.astype(int)
+        shown = read_framebuffer(window.window).astype(int)
+        frame = window.producer.current().astype(int)  # the frame drawn for the next flip
     finally:
         producer.stop()
         window.close()
