@@ -6,7 +6,19 @@ those lie elsewhere, what is played was never reconstructed. For each checkpoint
 encoder means' norm, their distance from N(0, I) (the prior term's figure, dvtex.train.objective)
 and their spread per dimension, over the model's own training pairs.
 
+--score also plays each model four ways from the same stored initial state and the same noise, and
+scores them against its source as the texture benchmarks do (KID, SWD, motion ratio, copy ratio):
+  as_played            innovations v ~ N(0, I), as dvtex plays it;
+  encoder_innovations  v ~ N(mean, cov) of the training pairs' encoded v halves (what the
+                       decoder's second frame was trained on);
+  encoded_states       the played process mapped onto the encoded states' law: h = mean_h + S u,
+                       S S^T = cov_h, u the process as played (N(0, I) becomes N(mean_h, cov_h));
+  learnt_A_encoded_law the learnt A kept, with the drift and innovation covariance that make the
+                       encoded states' law stationary: h <- A h + (I - A) mean_h + w,
+                       w ~ N(0, cov_h - A cov_h A^T) (its negative eigenvalues, if any, set to 0).
+
     python benchmarks/latent_law.py runs/bench-sharp-six/*-sharp*.pt --json benchmarks/results/latent-law.json
+    python benchmarks/latent_law.py runs/bench-sharp-six/*-sharp.pt --score --json benchmarks/results/latent-law-play.json
 """
 
 import argparse
@@ -34,6 +46,71 @@ def encoded_states(ckpt, limit=512):
         return model.encode(y)[0].double(), model.cfg.n
 
 
+LAWS = ("as_played", "encoder_innovations", "encoded_states", "learnt_A_encoded_law")
+
+
+def played(A, B, h0, z, mean, factor):
+    """h_0 .. h_T from h0 with innovations v_t = mean + factor z_t: (T + 1, n)."""
+    import numpy as np
+
+    h = np.empty((len(z) + 1, len(h0)))
+    h[0] = h0
+    for t, zt in enumerate(z):
+        h[t + 1] = A @ h[t] + B @ (mean + factor @ zt)
+    return h
+
+
+def score_laws(path, fid_frames, seed=0):
+    """The model played under each of LAWS from the same state and noise: their scores, side by side."""
+    import numpy as np
+
+    from dvtex.dynamics import played_pair
+    from dvtex.eval.scoring import Scorer
+    from dvtex.train.checkpoint import build_model, load_checkpoint
+    from dvtex.train.config import TrainConfig
+    from dvtex.train.data import load_sequences
+    from dvtex.train.synthesis import decode_frames
+
+    ckpt = load_checkpoint(path)
+    if ckpt.get("method", "dvae") != "dvae":
+        return None
+    model = build_model(ckpt).eval()
+    config = TrainConfig.from_dict(ckpt["train_config"])
+    real = load_sequences(config.sources, model.cfg.frame_shape, seed=config.seed,
+                          grey=model.cfg.channels == 1)[0].frames
+    x, n = encoded_states(ckpt)
+    v = x[:, n:].numpy()
+    mean, cov = v.mean(0), np.cov(v.T)
+    factor = np.linalg.cholesky(cov + 1e-9 * np.eye(n))
+    A, B = played_pair(*(p.detach().double().numpy() for p in (model.A, model.B)))
+    h0 = ckpt["h0"][seed % len(ckpt["h0"])].double().numpy()
+    states = x[:, :n].numpy()
+    mean_h = states.mean(0)
+    root_h = np.linalg.cholesky(np.cov(states.T) + 1e-9 * np.eye(n))
+    z = np.random.default_rng(seed).standard_normal((len(real) - 1, n))
+    scorer = Scorer(real, fid_frames, print)
+    row = {"model": os.path.basename(path), "frames": len(real), "encoded_state_norm": float(np.linalg.norm(x[:, :n].numpy(), axis=1).mean()),
+           "innovation_mean_norm": float(np.linalg.norm(mean)), "innovation_std": [float(v.std(0).min()), float(v.std(0).max())]}
+    cov_h = root_h @ root_h.T
+    lam, vec = np.linalg.eigh(cov_h - A @ cov_h @ A.T)
+    row["negative_innovation_variance"] = float(-lam[lam < 0].sum())
+    root_q = vec * np.sqrt(np.clip(lam, 0, None))
+    for name in LAWS:
+        if name == "learnt_A_encoded_law":
+            h = played(A, np.eye(n), h0, z, mean_h - A @ mean_h, root_q)
+        elif name == "encoded_states":
+            u = played(A, B, np.linalg.solve(root_h, h0 - mean_h), z, np.zeros(n), np.eye(n))
+            h = mean_h + u @ root_h.T
+        else:
+            h = played(A, B, h0, z, *((np.zeros(n), np.eye(n)) if name == "as_played" else (mean, factor)))
+        fake = decode_frames(model, h)
+        scores = scorer(fake)
+        row[name] = {"kid": scores["kid"], "swd": scores["swd"], "copy_ratio": scores.get("copy_ratio"),
+                     "motion_ratio": scores["motion_ratio"], "state_norm": float(np.linalg.norm(h, axis=1).mean())}
+        print(f"{row['model']} {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in row[name].items() if v is not None), flush=True)
+    return row
+
+
 def law(path):
     import torch
 
@@ -59,10 +136,26 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoints", nargs="+", help="DVAE checkpoints (.pt); other methods are skipped")
     p.add_argument("--json", default="benchmarks/results/latent-law.json")
+    p.add_argument("--score", action="store_true", help="play each model with N(0, I) innovations and with the "
+                                                        "encoder's, and score both")
+    p.add_argument("--fid-frames", type=int, default=100)
     args = p.parse_args()
     import torch
 
     torch.manual_seed(0)
+    if args.score:
+        rows = [r for r in (score_laws(path, args.fid_frames) for path in args.checkpoints) if r is not None]
+        laws = LAWS
+        print("| model | KID x1000: " + " / ".join(laws) + " | SWD | motion ratio | "
+              "copy ratio | state norm |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for r in rows:
+            cells = [" / ".join(f"{1000 * r[law]['kid']:.0f}" if r[law]["kid"] is not None else "-" for law in laws)]
+            cells += [" / ".join(f"{r[law][k]:.2f}" for law in laws) for k in ("swd", "motion_ratio", "copy_ratio",
+                                                                               "state_norm")]
+            print(f"| {r['model']} | " + " | ".join(cells) + " |")
+        write_result(args.json, {"benchmark": "latent-law-play", "results": rows})
+        return
     rows = [r for r in map(law, args.checkpoints) if r is not None]
     keys = ["prior", "state_norm", "process_norm", "mean_norm", "std_min", "std_max", "covariance_from_identity"]
     print("| model | " + " | ".join(keys) + " |")
