@@ -26,6 +26,7 @@ class FrameProducer:
         self.buffers = [np.zeros(source.frame_shape, np.uint8) for _ in range(SLOTS)]
         self.shown, self.ready = 0, None
         self.ready_index = -1  # latent step of the ready frame
+        self.ready_at = 0.0  # perf_counter() when the last frame was ready
         self.shown_index = -1  # latent step of the frame on screen
         self.paused = False
         self._first = False  # start()'s frame: on screen before the clock, not yet taken by a tick
@@ -53,6 +54,7 @@ class FrameProducer:
             self.stats.decoded((time.perf_counter() - t0) * 1000)
         with self._cond:
             self.ready, self.ready_index = slot, self.source.steps
+            self.ready_at = time.perf_counter()
             self._cond.notify_all()  # wake a consumer blocked in wait_ready()
 
     def _run(self):

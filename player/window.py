@@ -5,10 +5,14 @@ that apps embed as a live background.
 and a sprite that draws it scaled to a rectangle. `PlayerWindow` takes frames from a
 FrameProducer on a clock paced at exactly --fps. It draws each frame as soon as it is decoded
 (take, upload, draw, glFinish, so that a software rasteriser does its work then and not in the
-flip), and on the clock it only flips; the next decode starts after the flip, so decoding and
-drawing never share the cores when the frame goes on screen.
+flip), and on the clock it only flips. The next decode starts after the flip, so decoding and
+drawing never share the cores when the frame goes on screen, as long as a decode and a draw fit
+in one period together (all but the two slowest of the last CHAINS frames); when they do not (a
+large model at a high frame rate), the decode starts as the frame is taken and overlaps the
+drawing and the flip.
 """
 
+import collections
 import ctypes
 import datetime
 import os
@@ -25,6 +29,9 @@ from pyglet import gl  # noqa: E402
 from pyglet.window import key  # noqa: E402
 
 SPEED_STEP, GAIN_STEP = 1.25, 0.1
+CHAINS = 30  # frames the choice between holding the decode over the flip and overlapping it looks back on
+CHAIN_RANK = 3  # the third slowest of them decides: a lone stall does not switch
+HOLD_MARGIN = 0.0015  # s of a period kept free of decoding and drawing: the clock's spin
 FITS = ("contain", "cover", "stretch")
 
 
@@ -141,6 +148,9 @@ class PlayerWindow:
         self.window.push_handlers(on_key_press=self.on_key_press, on_draw=self.on_draw, on_resize=self.on_resize)
         self.texture.upload(self.frame)
         self._drawn = None  # the frame drawn for the next flip: (is_new, is_changed), or None
+        self.hold_decode = True  # the next decode waits for the flip (False: it overlaps drawing and the flip)
+        self._released_at = time.perf_counter()  # when the producer last began a frame
+        self._chains = collections.deque(maxlen=CHAINS)  # s from a decode's start to its frame drawn
         self._stale = False  # resized since it was drawn
         self._overlay_due = 0.0
         self.audio = None  # an AudioSource, shown in the overlay
@@ -267,7 +277,10 @@ class PlayerWindow:
         (new, changed), self._drawn = self._drawn, None
         self.window.flip()
         self.stats.shown(time.perf_counter(), new)
-        self.producer.release()
+        if self.hold_decode:
+            self.producer.release()
+            self._released_at = time.perf_counter()
+        self.hold_decode = not self._chains or sorted(self._chains)[-CHAIN_RANK:][0] < 1 / self.fps - HOLD_MARGIN
         if changed:
             np.copyto(self.frame, self.producer.current())  # before take() hands its buffer back
             self.frame_index = self.producer.shown_index
@@ -286,10 +299,14 @@ class PlayerWindow:
     def draw_next(self):
         """Take the ready frame (or keep the last one: a drop, unless paused), upload it and draw it
         into the back buffer for the next flip; after a resize, draw the frame already taken again."""
+        decoded = None
         if self._drawn is None:
-            frame, changed = self.producer.take(release=False)  # the next decode starts after the flip
+            frame, changed = self.producer.take(release=not self.hold_decode)
             if changed:
+                decoded = max(0.0, self.producer.ready_at - self._released_at)
                 self.texture.upload(frame)
+            if not self.hold_decode:
+                self._released_at = time.perf_counter()
             self._drawn = (changed or self.producer.paused, changed)  # a paused picture is not a dropped frame
         self._stale = False
         now = time.perf_counter()
@@ -298,6 +315,8 @@ class PlayerWindow:
             self.label.text = self.overlay_text()
         self.on_draw()
         gl.glFinish()
+        if decoded is not None:
+            self._chains.append(decoded + time.perf_counter() - now)
 
     def overlay_text(self):
         st, s = self.stats, self.producer.controls

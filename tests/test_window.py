@@ -86,6 +86,39 @@ def test_the_frame_flipped_is_the_one_recorded_and_sent(demo_model):
     assert np.array_equal(window.frame, frames[-1]) and np.abs(drawn - frames[-1]).max() <= 2
 
 
+@pytest.mark.parametrize("fps", [5, 2000])
+def test_the_decode_waits_for_the_flip_only_when_decode_and_draw_fit_a_period(demo_model, fps):
+    """At 5 FPS a decode and a draw fit a 200 ms period many times over: the next decode waits for the
+    flip. At 2000 FPS nothing fits 0.5 ms: it starts as the frame is taken. Either way each frame
+    handed on is the one made for its latent step, and the latent moves on."""
+    from dvtex.player import TextureStream
+    from dvtex.player.producer import FrameProducer
+    from dvtex.player.source import FrameSource
+    from dvtex.player.stats import PlaybackStats
+    from dvtex.player.window import PlayerWindow
+
+    sent = []
+
+    class Outputs:
+        def send(self, frame, index):
+            sent.append((frame.copy(), index))
+
+    producer = FrameProducer(FrameSource.open(demo_model, seed=2, provider="cpu")).start()
+    window = PlayerWindow(producer, fps, PlaybackStats(fps, "cpu"), size=(64, 64), log=lambda m: None)
+    window.outputs = Outputs()
+    try:
+        window.run(10 if fps == 5 else 200)
+    finally:
+        producer.stop()
+        window.close()
+    assert window.hold_decode == (fps == 5)
+    with TextureStream(demo_model, seed=2, provider="cpu") as tex:
+        frames = [tex.next_frame() for _ in range(producer.shown_index + 1)]
+    indices = [index for _, index in sent]
+    assert indices == sorted(indices) and indices[-1] >= indices[0] + (9 if fps == 5 else 5)
+    assert all(np.array_equal(frame, frames[index]) for frame, index in sent)
+
+
 def test_keys_change_what_they_name(player, tmp_path, monkeypatch):
     from pyglet.window import key
 
