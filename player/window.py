@@ -304,9 +304,9 @@ class PlayerWindow:
             frame, changed = self.producer.take(release=not self.hold_decode)
             if changed:
                 decoded = max(0.0, self.producer.ready_at - self._released_at)
+                if not self.hold_decode:  # the next decode has begun (not after a drop: it began before)
+                    self._released_at = time.perf_counter()
                 self.texture.upload(frame)
-            if not self.hold_decode:
-                self._released_at = time.perf_counter()
             self._drawn = (changed or self.producer.paused, changed)  # a paused picture is not a dropped frame
         self._stale = False
         now = time.perf_counter()
