@@ -1,10 +1,10 @@
 """FrameProducer: a thread that keeps one decoded frame ready, in a ring of 3 preallocated buffers.
 
 Slots: one on screen, one ready, one being written. The producer makes frame k+1 while frame k is
-shown and then waits until the display takes it (and, for a window that draws ahead of its flip,
-releases it after the flip), so the latent advances exactly one step per displayed frame and
-latency never queues up. A display tick that finds nothing ready shows the
-previous frame again and counts a drop. No GL here; no allocation per frame.
+shown and then waits until the display takes it (and, when a window holds it over its flip,
+until it releases it), so the latent advances exactly one step per displayed frame and latency
+never queues up. A display tick that finds nothing ready shows the previous frame again and
+counts a drop. No GL here; no allocation per frame.
 """
 
 import threading
@@ -73,8 +73,8 @@ class FrameProducer:
 
     def take(self, release=True):
         """The frame to show now: (buffer, is_new). Never blocks. With release=False the next frame is
-        not started until release(): a window that draws a frame ahead of its flip starts the next
-        decode after the flip, so that decoding never shares the cores with the flip."""
+        not started until release(): a window that draws a frame ahead of its flip can start the
+        next decode after the flip, so that decoding does not share the cores with the flip."""
         if self.error is not None:
             raise RuntimeError("the frame producer failed") from self.error
         with self._cond:
