@@ -16,6 +16,7 @@ import sys
 import time
 
 from dvtex.errors import ArgumentParser, cli_entry, count, number, positive
+from dvtex.player.modelfile import check_model_path
 from dvtex.player.stream import GAIN_RANGE, SPEED_RANGE
 
 
@@ -166,9 +167,8 @@ def parse_args(argv):
         p.error(f"--audio-file {args.audio_file}: no such file")
     if not os.path.isdir(args.capture_dir):
         p.error(f"--capture-dir {args.capture_dir}: no such folder")
-    for model in args.models:
-        if os.path.isdir(model):
-            p.error(f"{model} is a folder; name the .onnx file in it")
+    for model in args.models:  # a mistyped path is the first thing to fix, before the display
+        check_model_path(model)
     if len(args.models) == 1 and (args.switch_every or args.crossfade or args.shuffle):
         p.error("--switch-every, --crossfade and --shuffle play several models: give more than one")
     if len(args.models) > 1 and (args.loop or args.audio is not None or args.audio_file or args.benchmark):

@@ -151,16 +151,21 @@ def session_options(threads=2):
     return opts
 
 
+def check_model_path(path):
+    """Refuse, with a UserError, a model path that names a folder or nothing."""
+    if os.path.isdir(path):
+        raise UserError(f"{path} is a folder, not a model; name the .onnx file in it")
+    if not os.path.isfile(path):
+        raise UserError(f"no such model file: {path}")
+
+
 def load_model(path, provider="auto", threads=2, cuda_graph=False):
     """Open a dvtex .onnx file: (onnxruntime.InferenceSession, ModelInfo). Refuses, with a UserError,
     a missing file, a file that is not ONNX, an ONNX without dvtex metadata, a newer format, and
     metadata that disagrees with the graph."""
     import onnxruntime as ort
 
-    if os.path.isdir(path):
-        raise UserError(f"{path} is a folder, not a model; name the .onnx file in it")
-    if not os.path.isfile(path):
-        raise UserError(f"no such model file: {path}")
+    check_model_path(path)
     providers = provider_list(provider)
     if cuda_graph:  # replays a captured CUDA graph: needs fixed shapes and addresses (IOBinding)
         providers = [("CUDAExecutionProvider", {"enable_cuda_graph": "1"})]

@@ -78,6 +78,9 @@ def test_user_errors(onnx_model, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "dvtex.player", str(onnx_model)], env=no_display,
                           capture_output=True, text=True, timeout=120)
     assert_user_error(proc, "no display", "--out", "xvfb-run")
+    proc = subprocess.run([sys.executable, "-m", "dvtex.player", str(tmp_path / "none.onnx")], env=no_display,
+                          capture_output=True, text=True, timeout=120)
+    assert_user_error(proc, "no such model file")  # the path first: no display is the next thing to fix
     assert_user_error(run_module("dvtex.player", tmp_path / "none.onnx"), "no such model file")
     (tmp_path / "bad.onnx").write_bytes(b"garbage")
     assert_user_error(run_module("dvtex.player", tmp_path / "bad.onnx", "--benchmark"), "not a readable ONNX model")
