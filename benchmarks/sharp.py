@@ -9,7 +9,7 @@ the source's own floor (its first half against its second).
 Variants: the paper's recipe at cows64's sigma_y2 = 10 and at 2; the learnt (calibrated) variance
 alone; learnt + patch and motion statistics ("stats") at weights 4 and 16, with and without the
 pyramid's low-pass level, and with motion at 64; the statistics at a fixed sigma_y2 = 2 (is it the
-terms or the calibration?); and the sharp recipe with the prior term at weights 1, 0.1 and 0.01.
+terms or the calibration?); and the sharp recipe with the prior term at weights 1, 0.1, 0.03 and 0.01.
 Some rows were trained with an earlier form of the term (EARLIER below) and kept with --reuse; the
 JSON says per row what trained it.
 """
@@ -41,6 +41,7 @@ VARIANTS = {
     "sharp": dict(recipe="sharp"),  # as `dvtex-train --recipe sharp` runs it: the recipe's own weights (16, 16)
     "sharp prior 1": dict(recipe="sharp", prior=1.0),
     "sharp prior 0.1": dict(recipe="sharp", prior=0.1),
+    "sharp prior 0.03": dict(recipe="sharp", prior=0.03),
     "sharp prior 0.01": dict(recipe="sharp", prior=0.01),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
