@@ -52,9 +52,10 @@ def test_window_shows_what_texture_stream_makes(player, onnx_model):
     assert np.abs(shown.astype(int) - scaled).max() <= 2
 
 
-def test_the_frame_flipped_is_the_one_recorded_and_sent(demo_model):
-    """Drawn ahead of each tick and flipped on it: window.frame (what the recording and the outputs get)
-    is the frame each tick flipped, one new frame a tick, and it is still what the window draws."""
+def play_and_record_outputs(model, fps, seed, ticks):
+    """`model` in a 64x64 window for `ticks` ticks with an output that keeps what it is sent: (window,
+    producer, sent [(frame, index)], TextureStream's frames for `seed` up to the last one taken, the
+    back buffer redrawn after the last tick)."""
     from dvtex.player import TextureStream
     from dvtex.player.producer import FrameProducer
     from dvtex.player.source import FrameSource
@@ -67,18 +68,25 @@ def test_the_frame_flipped_is_the_one_recorded_and_sent(demo_model):
         def send(self, frame, index):
             sent.append((frame.copy(), index))
 
-    producer = FrameProducer(FrameSource.open(demo_model, seed=5, provider="cpu")).start()
-    window = PlayerWindow(producer, 30, PlaybackStats(30, "cpu"), size=(64, 64), log=lambda m: None)
+    producer = FrameProducer(FrameSource.open(model, seed=seed, provider="cpu")).start()
+    window = PlayerWindow(producer, fps, PlaybackStats(fps, "cpu"), size=(64, 64), log=lambda m: None)
     window.outputs = Outputs()
     try:
-        window.run(20)
+        window.run(ticks)
         window.on_draw()
         drawn = read_framebuffer(window.window).astype(int)
     finally:
         producer.stop()
         window.close()
-    with TextureStream(demo_model, seed=5, provider="cpu") as tex:
+    with TextureStream(model, seed=seed, provider="cpu") as tex:
         frames = [tex.next_frame() for _ in range(producer.shown_index + 1)]
+    return window, producer, sent, frames, drawn
+
+
+def test_the_frame_flipped_is_the_one_recorded_and_sent(demo_model):
+    """Drawn ahead of each tick and flipped on it: window.frame (what the recording and the outputs get)
+    is the frame each tick flipped, one new frame a tick, and it is still what the window draws."""
+    window, producer, sent, frames, drawn = play_and_record_outputs(demo_model, 30, 5, 20)
     first = sent[0][1]
     assert [index for _, index in sent] == list(range(first, first + 20))
     assert all(np.array_equal(frame, frames[index]) for frame, index in sent)
@@ -91,29 +99,8 @@ def test_the_decode_waits_for_the_flip_only_when_decode_and_draw_fit_a_period(de
     """At 5 FPS a decode and a draw fit a 200 ms period many times over: the next decode waits for the
     flip. At 2000 FPS nothing fits 0.5 ms: it starts as the frame is taken. Either way each frame
     handed on is the one made for its latent step, and the latent moves on."""
-    from dvtex.player import TextureStream
-    from dvtex.player.producer import FrameProducer
-    from dvtex.player.source import FrameSource
-    from dvtex.player.stats import PlaybackStats
-    from dvtex.player.window import PlayerWindow
-
-    sent = []
-
-    class Outputs:
-        def send(self, frame, index):
-            sent.append((frame.copy(), index))
-
-    producer = FrameProducer(FrameSource.open(demo_model, seed=2, provider="cpu")).start()
-    window = PlayerWindow(producer, fps, PlaybackStats(fps, "cpu"), size=(64, 64), log=lambda m: None)
-    window.outputs = Outputs()
-    try:
-        window.run(10 if fps == 5 else 200)
-    finally:
-        producer.stop()
-        window.close()
+    window, _, sent, frames, _ = play_and_record_outputs(demo_model, fps, 2, 10 if fps == 5 else 200)
     assert window.hold_decode == (fps == 5)
-    with TextureStream(demo_model, seed=2, provider="cpu") as tex:
-        frames = [tex.next_frame() for _ in range(producer.shown_index + 1)]
     indices = [index for _, index in sent]
     assert indices == sorted(indices) and indices[-1] >= indices[0] + (9 if fps == 5 else 5)
     assert all(np.array_equal(frame, frames[index]) for frame, index in sent)
