@@ -28,17 +28,24 @@ import sys
 from common import write_result
 
 
-def encoded_states(ckpt, limit=512):
-    """The encoder means x = (x1, x2) of up to `limit` of the checkpoint's training pairs, (k, 2n)."""
-    import torch
-
+def trained_on(ckpt):
+    """The checkpoint's model (eval) and its training sequences, loaded as training loaded them."""
     from dvtex.train.checkpoint import build_model
     from dvtex.train.config import TrainConfig
-    from dvtex.train.data import FramePairs, load_sequences
+    from dvtex.train.data import load_sequences
 
     model = build_model(ckpt).eval()
     config = TrainConfig.from_dict(ckpt["train_config"])
-    seqs = load_sequences(config.sources, model.cfg.frame_shape, seed=config.seed, grey=model.cfg.channels == 1)
+    return model, load_sequences(config.sources, model.cfg.frame_shape, seed=config.seed,
+                                 grey=model.cfg.channels == 1)
+
+
+def encoded_states(model, seqs, limit=512):
+    """The encoder means x = (x1, x2) of up to `limit` of the training pairs, (k, 2n)."""
+    import torch
+
+    from dvtex.train.data import FramePairs
+
     pairs = FramePairs(seqs, torch.device("cpu"))
     idx = torch.linspace(0, len(pairs) - 1, min(limit, len(pairs))).long()
     y, _ = pairs.batch(idx)
@@ -66,32 +73,26 @@ def score_laws(path, fid_frames, seed=0):
 
     from dvtex.dynamics import played_pair
     from dvtex.eval.scoring import Scorer
-    from dvtex.train.checkpoint import build_model, load_checkpoint
-    from dvtex.train.config import TrainConfig
-    from dvtex.train.data import load_sequences
+    from dvtex.train.checkpoint import load_checkpoint
     from dvtex.train.synthesis import decode_frames
 
     ckpt = load_checkpoint(path)
     if ckpt.get("method", "dvae") != "dvae":
         return None
-    model = build_model(ckpt).eval()
-    config = TrainConfig.from_dict(ckpt["train_config"])
-    real = load_sequences(config.sources, model.cfg.frame_shape, seed=config.seed,
-                          grey=model.cfg.channels == 1)[0].frames
-    x, n = encoded_states(ckpt)
-    v = x[:, n:].numpy()
+    model, seqs = trained_on(ckpt)
+    real = seqs[0].frames
+    x, n = encoded_states(model, seqs)
+    states, v = x[:, :n].numpy(), x[:, n:].numpy()
     mean, cov = v.mean(0), np.cov(v.T)
     factor = np.linalg.cholesky(cov + 1e-9 * np.eye(n))
     A, B = played_pair(*(p.detach().double().numpy() for p in (model.A, model.B)))
     h0 = ckpt["h0"][seed % len(ckpt["h0"])].double().numpy()
-    states = x[:, :n].numpy()
-    mean_h = states.mean(0)
-    root_h = np.linalg.cholesky(np.cov(states.T) + 1e-9 * np.eye(n))
+    mean_h, cov_h = states.mean(0), np.cov(states.T) + 1e-9 * np.eye(n)
+    root_h = np.linalg.cholesky(cov_h)
     z = np.random.default_rng(seed).standard_normal((len(real) - 1, n))
     scorer = Scorer(real, fid_frames, print)
-    row = {"model": os.path.basename(path), "frames": len(real), "encoded_state_norm": float(np.linalg.norm(x[:, :n].numpy(), axis=1).mean()),
+    row = {"model": os.path.basename(path), "frames": len(real), "encoded_state_norm": float(np.linalg.norm(states, axis=1).mean()),
            "innovation_mean_norm": float(np.linalg.norm(mean)), "innovation_std": [float(v.std(0).min()), float(v.std(0).max())]}
-    cov_h = root_h @ root_h.T
     lam, vec = np.linalg.eigh(cov_h - A @ cov_h @ A.T)
     row["negative_innovation_variance"] = float(-lam[lam < 0].sum())
     root_q = vec * np.sqrt(np.clip(lam, 0, None))
@@ -120,7 +121,7 @@ def law(path):
     ckpt = load_checkpoint(path)
     if ckpt.get("method", "dvae") != "dvae":
         return None
-    x, n = encoded_states(ckpt)
+    x, n = encoded_states(*trained_on(ckpt))
     x1 = x[:, :n]
     cov = torch.cov(x.T)
     return {"model": os.path.basename(path), "prior": ckpt["config"].get("prior", 0.0), "n": n,
