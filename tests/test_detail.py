@@ -143,6 +143,16 @@ def test_bad_options_are_refused_before_any_work(checkpoints, tmp_path, extra, f
     assert not out.exists()
 
 
+def test_a_diverging_stage_stops_with_one_line_and_writes_nothing(checkpoints, tmp_path):
+    out = tmp_path / "d.pt"
+    proc = train_detail(checkpoints["water"], out, "--out-size", "64", "--steps", "20", "--batch", "2", "--width", "8",
+                        "--lr", "1e30")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "diverged at step" in line and "nothing was written" in line and "lower --lr" in line, line
+    assert not out.exists()
+
+
 def test_a_size_larger_than_the_source_is_refused(checkpoints, tmp_path):
     out = tmp_path / "x.pt"
     assert_user_error(train_detail(checkpoints["digits"], out, "--out-size", "64"), "larger than digits:01234:60 (28x28)")

@@ -111,6 +111,32 @@ def test_existing_model_is_not_overwritten_without_resume(tmp_path):
     assert_user_error(run_module("dvtex.train", "procedural:fire:40", "-o", out, "--resume"), "same sources")
 
 
+def last_line_is_the_error(proc, *fragments):
+    """A run that stops on a user's error mid-way: exit 2, its last stderr line names it, no traceback
+    (the lines before it are the progress bar's)."""
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    for fragment in fragments:
+        assert fragment in line, line
+    return line
+
+
+def test_a_diverging_run_stops_with_one_line_and_keeps_its_last_finite_checkpoint(tmp_path):
+    out = tmp_path / "m.pt"
+    # Adam moves every weight by about lr: at 100 the second step's loss is not finite
+    proc = run_module("dvtex.train", *TINY, "-o", out, "--steps", "20", "--save-every", "1", "--lr", "1e2")
+    last_line_is_the_error(proc, "diverged at step 2", "keeps the checkpoint of step 1", "lower --lr (now 100)")
+    ckpt = load_checkpoint(str(out))
+    assert ckpt["step"] == 1 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    proc = run_module("dvtex.train", *TINY, "-o", tmp_path / "n.pt", "--steps", "20", "--lr", "1e30")
+    last_line_is_the_error(proc, "diverged at step 2", "nothing was saved")
+    assert not (tmp_path / "n.pt").exists()
+    # at 1e6 the first step's weights are finite but the encoder's states overflow: not saved either
+    proc = run_module("dvtex.train", *TINY, "-o", tmp_path / "o.pt", "--steps", "20", "--save-every", "1", "--lr", "1e6")
+    last_line_is_the_error(proc, "diverged by step 1", "initial states are not finite", "nothing was saved")
+    assert not (tmp_path / "o.pt").exists()
+
+
 def test_corrupt_checkpoint_is_refused(tmp_path):
     out = tmp_path / "m.pt"
     train(out, "--steps", "2")

@@ -28,7 +28,7 @@ from dvtex.errors import UserError
 from dvtex.train.checkpoint import build_model, load_checkpoint, save_checkpoint
 from dvtex.train.data import FramePairs, Sequence, crop_shape, load_source, resize_frame, to_grey
 from dvtex.train.detail import FACTORS, UPSAMPLES, DetailConfig, DetailStage
-from dvtex.train.loop import check_writable, cosine_factor, pick_device, progress_bar
+from dvtex.train.loop import Diverged, check_writable, cosine_factor, descend_once, pick_device, progress_bar
 from dvtex.train.model import DVAEConfig
 from dvtex.train.objective import patch_swd
 
@@ -220,9 +220,11 @@ class DetailTraining:
         loss = config.pixel * pixel + config.texture * texture
         for group in self.opt.param_groups:
             group["lr"] = config.lr * cosine_factor(self.step, config.steps)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        try:
+            descend_once(self.opt, loss)
+        except Diverged as err:
+            raise UserError(f"--detail: training diverged at step {self.step + 1} ({err}); nothing was written to "
+                            f"{config.output}; train again with a lower --lr (now {config.lr:g}) or --texture") from None
         self.step += 1
         self.history.append([self.step, loss.item(), pixel.item(), texture.item()])
 

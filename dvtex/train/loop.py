@@ -62,13 +62,27 @@ def start_run(device_name):
     return run
 
 
+class Diverged(Exception):
+    """A step's gradients were not finite: the step was not taken."""
+
+
+def descend_once(opt, loss):
+    """Back-propagate `loss` and take the optimizer's step, unless the gradients are not finite: then
+    Diverged, with the weights as they were (one such step turns Adam's moments, and with them every
+    weight, into NaN). Under DDP the gradients are all-reduced first, so every rank agrees."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    grads = [p.grad for group in opt.param_groups for p in group["params"] if p.grad is not None]
+    if not torch.isfinite(torch.nn.utils.get_total_norm(grads)):
+        raise Diverged(f"loss {loss.item():.3g}, gradients not finite")
+    opt.step()
+
+
 def train_step(net, opt, y, mask=None, samples=1, kl_weight=1.0):
     """One Adam step on a batch of pairs; bf16 autocast on CUDA. Returns the loss terms."""
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=y.is_cuda):
         terms = net(y, mask, samples=samples, kl_weight=kl_weight)
-    opt.zero_grad(set_to_none=True)
-    terms["loss"].backward()
-    opt.step()
+    descend_once(opt, terms["loss"])
     return terms
 
 
@@ -192,7 +206,11 @@ class Training:
         if not self.run.main:
             return
         self.model.complete(self.pairs)  # what gradient steps do not learn (the baselines' dynamics)
-        self.last = self.checkpoint()
+        ckpt = self.checkpoint()
+        if not all(torch.isfinite(v).all() for v in (*ckpt["model"].values(), ckpt["h0"]) if v.is_floating_point()):
+            # finite steps can still carry the weights where the encoder overflows: keep what was saved
+            raise self.diverged(f"by step {self.step} (its weights or initial states are not finite)")
+        self.last = ckpt
         save_checkpoint(self.last, self.config.output)
         if self.on_checkpoint is not None:
             self.on_checkpoint(self.last)
@@ -205,9 +223,21 @@ class Training:
         if config.cosine is not None and self.cosine_steps:  # not yet known: the base rates
             for group, lr in zip(self.opt.param_groups, self.base_lr):
                 group["lr"] = lr * cosine_factor(self.step, self.cosine_steps)
-        terms = train_step(self.net, self.opt, y, mask, kl_weight=kl_weight)
+        try:
+            terms = train_step(self.net, self.opt, y, mask, kl_weight=kl_weight)
+        except Diverged as err:
+            raise self.diverged(f"at step {self.step + 1} ({err})") from None
         self.step += 1
         self.history.append([self.step] + [terms[k].item() for k in ("loss", "rec", "kl", "stat")])
+
+    def diverged(self, when):
+        """The error that stops a run whose loss ran away, naming the checkpoint it leaves and the fix."""
+        if self.last is not None:
+            kept = f"{self.config.output} keeps the checkpoint of step {self.last['step']}"
+        else:
+            kept = f"nothing was saved (the first checkpoint comes at step {self.config.save_every})"
+        return UserError(f"training diverged {when}; {kept}; train again with a lower --lr (now {self.config.lr:g}) "
+                         "or lower --texture/--motion/--prior weights")
 
     def plan_from_pace(self, seconds_per_step, deadline, total, bar):
         """After the first PACE_STEPS steps: a minutes budget's cosine length, a steps budget's ETA."""
