@@ -9,7 +9,8 @@ the source's own floor (its first half against its second).
 Variants: the paper's recipe at cows64's sigma_y2 = 10 and at 2; the learnt (calibrated) variance
 alone; learnt + patch and motion statistics ("stats") at weights 4 and 16, with and without the
 pyramid's low-pass level, and with motion at 64; the statistics at a fixed sigma_y2 = 2 (is it the
-terms or the calibration?); and the sharp recipe with the prior term at weights 1, 0.1, 0.03 and 0.01.
+terms or the calibration?); the sharp recipe with the prior term at weights 1, 0.1, 0.03 and 0.01;
+and the sharp recipe's statistics (weights 16) on a fixed sigma_y2 = 2 ("sharp s2").
 Some rows were trained with an earlier form of the term (EARLIER below) and kept with --reuse; the
 JSON says per row what trained it.
 """
@@ -43,6 +44,9 @@ VARIANTS = {
     "sharp prior 0.1": dict(recipe="sharp", prior=0.1),
     "sharp prior 0.03": dict(recipe="sharp", prior=0.03),
     "sharp prior 0.01": dict(recipe="sharp", prior=0.01),
+    # the statistics at the recipe's weights on the paper's fixed variance: the paper's balance of
+    # reconstruction against KL, which keeps the encoded states near the played N(0, I)
+    "sharp s2": dict(recipe="sharp", sigma_y2=2.0),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.
