@@ -128,6 +128,8 @@ def test_a_diverging_run_stops_with_one_line_and_keeps_its_last_finite_checkpoin
     last_line_is_the_error(proc, "diverged at step 2", "keeps the checkpoint of step 1", "lower --lr (now 100)")
     ckpt = load_checkpoint(str(out))
     assert ckpt["step"] == 1 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    proc = run_module("dvtex.train", *TINY, "-o", out, "--steps", "20", "--save-every", "10", "--lr", "1e2", "--resume")
+    last_line_is_the_error(proc, "diverged at step 2", "keeps the checkpoint of step 1")  # the one resumed
     proc = run_module("dvtex.train", *TINY, "-o", tmp_path / "n.pt", "--steps", "20", "--lr", "1e30")
     last_line_is_the_error(proc, "diverged at step 2", "nothing was saved")
     assert not (tmp_path / "n.pt").exists()

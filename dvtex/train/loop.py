@@ -145,6 +145,7 @@ class Training:
             ids = [run.device.index] if run.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.last = None
+        self.saved_step = ckpt["step"] if ckpt else None  # of the checkpoint at config.output
         self.preview = os.path.splitext(config.output)[0] + ".preview.png"
 
     def restore(self, ckpt):
@@ -212,6 +213,7 @@ class Training:
             raise self.diverged(f"by step {self.step} (its weights or initial states are not finite)")
         self.last = ckpt
         save_checkpoint(self.last, self.config.output)
+        self.saved_step = self.step
         if self.on_checkpoint is not None:
             self.on_checkpoint(self.last)
 
@@ -232,8 +234,8 @@ class Training:
 
     def diverged(self, when):
         """The error that stops a run whose loss ran away, naming the checkpoint it leaves and the fix."""
-        if self.last is not None:
-            kept = f"{self.config.output} keeps the checkpoint of step {self.last['step']}"
+        if self.saved_step is not None:
+            kept = f"{self.config.output} keeps the checkpoint of step {self.saved_step}"
         else:
             kept = f"nothing was saved (the first checkpoint comes at step {self.config.save_every})"
         return UserError(f"training diverged {when}; {kept}; train again with a lower --lr (now {self.config.lr:g}) "
