@@ -25,6 +25,16 @@ def assert_user_error(proc, *fragments):
     return lines[0]
 
 
+def last_line_is_the_error(proc, *fragments):
+    """A run that stops on a user's error mid-way: exit 2, its last stderr line names it, no traceback
+    (the lines before it are the progress bar's)."""
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    for fragment in fragments:
+        assert fragment in line, line
+    return line
+
+
 @pytest.fixture
 def tiny_npy(tmp_path):
     """A 12-frame grey clip as .npy: a bright square that walks right."""

@@ -14,7 +14,7 @@ from dvtex.train.checkpoint import build_model, load_checkpoint
 from dvtex.train.loop import PACE_STEPS
 from dvtex.train.synthesis import played_path
 
-from conftest import ROOT, assert_user_error, run_module
+from conftest import ROOT, assert_user_error, last_line_is_the_error, run_module
 
 TINY = ["procedural:water:40", "--preset", "mnist32", "--width", "8", "--batch", "8"]
 
@@ -109,16 +109,6 @@ def test_existing_model_is_not_overwritten_without_resume(tmp_path):
     assert_user_error(run_module("dvtex.train", *TINY, "-o", out, "--steps", "4"), "--resume")
     assert out.read_bytes() == before
     assert_user_error(run_module("dvtex.train", "procedural:fire:40", "-o", out, "--resume"), "same sources")
-
-
-def last_line_is_the_error(proc, *fragments):
-    """A run that stops on a user's error mid-way: exit 2, its last stderr line names it, no traceback
-    (the lines before it are the progress bar's)."""
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
-    line = proc.stderr.strip().splitlines()[-1]
-    for fragment in fragments:
-        assert fragment in line, line
-    return line
 
 
 def test_a_diverging_run_stops_with_one_line_and_keeps_its_last_finite_checkpoint(tmp_path):
