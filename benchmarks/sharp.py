@@ -47,9 +47,6 @@ VARIANTS = {
     # the statistics at the recipe's weights on the paper's fixed variance: the paper's balance of
     # reconstruction against KL, which keeps the encoded states near the played N(0, I)
     "sharp s2": dict(recipe="sharp", sigma_y2=2.0),
-    # the layout term: the coarse level's patches with their positions, so that a scene holds together
-    "sharp layout 16": dict(recipe="sharp", layout=16.0),
-    "sharp s2 layout 16": dict(recipe="sharp", sigma_y2=2.0, layout=16.0),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.

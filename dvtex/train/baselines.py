@@ -85,7 +85,7 @@ class LDS(_Process):
     method = "lds"
     learns_from_masks = False
     learns_by_steps = False
-    ignores = ("sigma_y2", "recipe", "texture", "motion", "prior", "layout", "batch", "lr", "lr_dynamics", "cosine", "kl_warmup")
+    ignores = ("sigma_y2", "recipe", "texture", "motion", "prior", "batch", "lr", "lr_dynamics", "cosine", "kl_warmup")
 
     def __init__(self, cfg):
         super().__init__(cfg)
@@ -166,7 +166,7 @@ class VAEVAR(_Process):
         cfg = self.cfg
         # the same texture term as the DVAE's, on frames decoded from the VAE's prior N(0, I); no motion
         # term: its dynamics are fitted afterwards, so no process exists while it trains
-        k = process_batch(len(y)) if (cfg.texture or cfg.layout) and mask is None else 0
+        k = process_batch(len(y)) if cfg.texture and mask is None else 0
         if k:
             x = torch.cat([x, torch.randn(2 * k, cfg.n, device=x.device)])
         decoded = self.decoder.c_eta(x).float()

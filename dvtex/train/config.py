@@ -16,7 +16,7 @@ from dvtex.train.objective import RECIPES
 
 DEFAULT_STEPS = 5000
 CPU_BATCH = 32  # the paper recipe's batch on a CPU (TrainConfig.resolved)
-WEIGHTS = ("texture", "motion", "prior", "layout")  # the recipe's term weights an option may replace
+WEIGHTS = ("texture", "motion", "prior")  # the recipe's term weights an option may replace
 RUN_FIELDS = ("output", "steps", "minutes", "device", "save_every", "preview_every", "resume")
 
 
@@ -33,7 +33,6 @@ class TrainConfig:
     texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
     motion: float = None  # weight of their frame differences' patch statistics; None: the recipe's
     prior: float = None  # weight of the encoded states' distance from N(0, I); None: the recipe's
-    layout: float = None  # weight of the played frames' coarse (position, patch) statistics; None: the recipe's
     grey: bool = False  # grey frames even from a colour source
     aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
@@ -89,7 +88,7 @@ class TrainConfig:
 
     def objective(self):
         """The loss terms of the model: the recipe's, with a given --sigma-y2 fixing the variance and a
-        given --texture/--motion/--prior/--layout weight replacing the recipe's."""
+        given --texture/--motion/--prior weight replacing the recipe's."""
         terms = dict(RECIPES[self.recipe])
         if self.sigma_y2 is not None:
             terms["likelihood"] = "fixed"

@@ -10,13 +10,7 @@ and the texture statistics of the process as it is played.
   A h + B v) and the patches of real frames; the same on frame differences keeps the motion. No
   pretrained network: random projections of Laplacian-pyramid patches, new ones every step.
 
-- Layout statistics: the same distance on the pyramid's coarsest level with each patch's position
-  beside it (two coordinate channels), so that what the frames show must also stand where the real
-  frames show it: a face in the middle, the flames' base at the bottom. The patch terms pool patches
-  over positions and hold no layout; on a texture that is stationary, position and patch are
-  independent in fake and real frames alike and the term asks nothing more.
-
-All terms are measured in the units of the reconstruction error (divided by the same variance and
+Both terms are measured in the units of the reconstruction error (divided by the same variance and
 scaled by the pixels of a pair), so a weight of 1 makes a patch-statistics error cost what the same
 per-pixel error costs.
 """
@@ -29,10 +23,10 @@ import torch.nn.functional as F
 VARIANCE_FLOOR = (2 / 255) ** 2  # one grey level in [-1, 1]: below it, the error is quantisation
 RECIPES = {
     # the paper: a fixed output variance (the preset's sigma_y2), the ELBO alone
-    "paper": dict(likelihood="fixed", texture=0.0, motion=0.0, prior=0.0, layout=0.0),
+    "paper": dict(likelihood="fixed", texture=0.0, motion=0.0, prior=0.0),
     # sharp: the calibrated variance, and the played process's patch and motion statistics, each weighed
     # 16 times a per-pixel error (benchmarks/sharp.py measured 4 and 16, and 64 for motion)
-    "sharp": dict(likelihood="learnt", texture=16.0, motion=16.0, prior=0.0, layout=0.0),
+    "sharp": dict(likelihood="learnt", texture=16.0, motion=16.0, prior=0.0),
 }
 
 
@@ -106,23 +100,6 @@ def patch_swd(fake, real, projections=32, patch=5, levels=3, positions=4096, low
     return total / (levels + 1)
 
 
-def with_position(x):
-    """x (N, C, H, W) with two more channels: each pixel's column and row, from -1 to 1."""
-    n, _, h, w = x.shape
-    rows = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)[:, None].expand(h, w)
-    cols = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)[None, :].expand(h, w)
-    return torch.cat([x, torch.stack([cols, rows]).expand(n, 2, h, w)], dim=1)
-
-
-def layout_swd(fake, real, levels=3, projections=32, patch=5, positions=4096):
-    """Sliced Wasserstein distance between the laws of (position, patch) of two frame sets (N, C, H, W)
-    on their pyramid's low-pass rest (`levels` halvings): zero only when each place shows, at that
-    scale, what it shows in the real frames."""
-    for _ in range(levels):
-        fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
-    return _projected_swd(with_position(fake), with_position(real), projections, patch, positions)
-
-
 def prior_mismatch(x):
     """How far the law of a batch of encoded states x (B, d) is from the process's N(0, I): the squared
     distance of its mean from 0 plus the squared Frobenius distance of its covariance from I, each
@@ -156,17 +133,15 @@ def process_states(A, B, count):
 
 
 def statistics_terms(fake_pair, real_pair, channels, var, pixels, cfg):
-    """The texture term (patches of single frames, and their layout) and the motion term (patches of the
-    difference of successive frames); each (B, 2C, H, W) pairs, the fake ones decoded from the process."""
+    """The texture term (patches of single frames) and the motion term (patches of the difference of
+    successive frames); each (B, 2C, H, W) pairs, the fake ones decoded from the process."""
     c = channels
     scale = 0.5 * pixels / var  # in the units of the reconstruction term
     texture = motion = var.new_zeros(())
-    fake = torch.cat([fake_pair[:, :c], fake_pair[:, c:]])
-    real = torch.cat([real_pair[:, :c], real_pair[:, c:]])
     if cfg.texture:
+        fake = torch.cat([fake_pair[:, :c], fake_pair[:, c:]])
+        real = torch.cat([real_pair[:, :c], real_pair[:, c:]])
         texture = cfg.texture * scale * patch_swd(fake, real)
-    if cfg.layout:
-        texture = texture + cfg.layout * scale * layout_swd(fake, real)
     if cfg.motion:
         motion = cfg.motion * scale * patch_swd(fake_pair[:, c:] - fake_pair[:, :c], real_pair[:, c:] - real_pair[:, :c])
     return texture, motion
