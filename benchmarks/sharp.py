@@ -47,9 +47,6 @@ VARIANTS = {
     # the statistics at the recipe's weights on the paper's fixed variance: the paper's balance of
     # reconstruction against KL, which keeps the encoded states near the played N(0, I)
     "sharp s2": dict(recipe="sharp", sigma_y2=2.0),
-    # half the statistics' process pairs from the batch's encoded states stepped 0-63 times: where the
-    # player goes after it starts from encoded frames
-    "sharp reach 64": dict(recipe="sharp", reach=64),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.

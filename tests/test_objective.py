@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 from dvtex.train.checkpoint import load_checkpoint, save_checkpoint
 from dvtex.train.model import DVAEConfig
-from dvtex.train.objective import (VARIANCE_FLOOR, band_pass, patch_swd, penalty_weight, prior_mismatch, process_states,
-                                   reconstruction, variance)
+from dvtex.train.objective import (VARIANCE_FLOOR, band_pass, patch_swd, penalty_weight, prior_mismatch, reconstruction,
+                                   variance)
 from dvtex.train.textures import simulate
 
 from conftest import assert_user_error, run_module
@@ -160,32 +160,6 @@ def test_a_prior_weight_given_is_trained_with_and_recorded(tmp_path):
     assert proc.returncode == 0, proc.stderr
     meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "p.onnx")).metadata_props}
     assert meta["dvtex.prior"] == 0.1
-
-
-def test_with_a_reach_half_the_process_pairs_start_from_encoded_states():
-    torch.manual_seed(0)
-    n = 10
-    A, B = (0.99 * torch.eye(n)).requires_grad_(), (0.01 ** 0.5 * torch.eye(n)).requires_grad_()
-    encoded = torch.full((64, n), 20.0, requires_grad=True)  # far from the process's N(0, I)
-    h1, h2 = process_states(A, B, 16, encoded, reach=8)
-    far = h1.detach().norm(dim=1) > 40  # 20 * sqrt(10) * 0.99^7 = 59 at the most steps
-    assert far[:8].all() and not far[8:].any()
-    h1, _ = process_states(A, B, 16, encoded, reach=1)  # 0 steps: the encoded states themselves
-    assert torch.equal(h1[:8], encoded[:8].detach())
-    (h2.sum()).backward()
-    assert encoded.grad is None and A.grad.abs().sum() > 0  # the start is data; the pair's step is A's
-    assert (process_states(A, B, 16, encoded, reach=0)[0].norm(dim=1) < 10).all()
-
-
-def test_a_reach_given_is_trained_with_and_recorded(tmp_path):
-    from dvtex.train import train
-
-    ckpt = train(sharp_config(tmp_path, reach=8, steps=2))
-    assert ckpt["config"]["reach"] == 8 and ckpt["train_config"]["reach"] == 8
-    proc = run_module("dvtex.export", sharp_config(tmp_path).output, "-o", tmp_path / "r.onnx")
-    assert proc.returncode == 0, proc.stderr
-    meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "r.onnx")).metadata_props}
-    assert meta["dvtex.reach"] == 8
 
 
 def test_a_sigma_y2_given_fixes_the_variance_of_the_sharp_recipe(tmp_path):

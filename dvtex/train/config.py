@@ -33,7 +33,6 @@ class TrainConfig:
     texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
     motion: float = None  # weight of their frame differences' patch statistics; None: the recipe's
     prior: float = None  # weight of the encoded states' distance from N(0, I); None: the recipe's
-    reach: int = None  # steps from encoded states for half the played pairs the statistics see; None: the recipe's
     grey: bool = False  # grey frames even from a colour source
     aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
@@ -94,8 +93,6 @@ class TrainConfig:
         if self.sigma_y2 is not None:
             terms["likelihood"] = "fixed"
         terms.update({k: float(getattr(self, k)) for k in WEIGHTS if getattr(self, k) is not None})
-        if self.reach is not None:
-            terms["reach"] = int(self.reach)
         return terms
 
     def model_config(self, channels):
@@ -123,8 +120,6 @@ class TrainConfig:
             _at_least(self, {"steps": 1})
         if self.cosine is not None:
             _at_least(self, {"cosine": 0})
-        if self.reach is not None:
-            _at_least(self, {"reach": 0})
         for name in ("minutes", "lr", "lr_dynamics", "sigma_y2"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):

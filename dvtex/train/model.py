@@ -49,7 +49,6 @@ class DVAEConfig:
     texture: float = 0.0  # weight of the process frames' patch statistics
     motion: float = 0.0  # weight of the process frame differences' patch statistics
     prior: float = 0.0  # weight of the encoded states' distance from N(0, I), against the stationarity penalty
-    reach: int = 0  # half the process pairs from encoded states stepped up to reach - 1 times (0: all from N(0, I))
     kernel1_w: int = 0  # width of that first/last kernel for frames that are not square (0: kernel1)
     encoder_width: int = 0  # the encoder's d, where it is narrower than the decoder's (0: width)
 
@@ -240,7 +239,7 @@ class DVAE(TextureModel):
         h1, h2 = self.dynamic_layer(x)
         cfg, half = self.cfg, len(h1)
         k = process_batch(len(y)) if (cfg.texture or cfg.motion) and mask is None else 0
-        states = [h1, h2, *process_states(self.A, self.B, k, h1, cfg.reach)] if k else [h1, h2]
+        states = [h1, h2, *process_states(self.A, self.B, k)] if k else [h1, h2]
         frames = self.decoder(torch.cat(states)).float()  # (2SB [+ 2k], C, H, W)
         out = torch.cat([frames[:half], frames[half:2 * half]], dim=1)  # (SB, 2C, H, W)
         seen = None if mask is None else mask.repeat_interleave(cfg.channels, dim=1).repeat(samples, 1, 1, 1)

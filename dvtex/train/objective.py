@@ -10,10 +10,6 @@ and the texture statistics of the process as it is played.
   A h + B v) and the patches of real frames; the same on frame differences keeps the motion. No
   pretrained network: random projections of Laplacian-pyramid patches, new ones every step.
 
-With a *reach* R, half of those process pairs start instead from the batch's own encoded states,
-stepped 0 to R - 1 times by the process: the states the player visits after it starts from encoded
-frames, before it reaches the process's stationary law.
-
 Both terms are measured in the units of the reconstruction error (divided by the same variance and
 scaled by the pixels of a pair), so a weight of 1 makes a patch-statistics error cost what the same
 per-pixel error costs.
@@ -27,10 +23,10 @@ import torch.nn.functional as F
 VARIANCE_FLOOR = (2 / 255) ** 2  # one grey level in [-1, 1]: below it, the error is quantisation
 RECIPES = {
     # the paper: a fixed output variance (the preset's sigma_y2), the ELBO alone
-    "paper": dict(likelihood="fixed", texture=0.0, motion=0.0, prior=0.0, reach=0),
+    "paper": dict(likelihood="fixed", texture=0.0, motion=0.0, prior=0.0),
     # sharp: the calibrated variance, and the played process's patch and motion statistics, each weighed
     # 16 times a per-pixel error (benchmarks/sharp.py measured 4 and 16, and 64 for motion)
-    "sharp": dict(likelihood="learnt", texture=16.0, motion=16.0, prior=0.0, reach=0),
+    "sharp": dict(likelihood="learnt", texture=16.0, motion=16.0, prior=0.0),
 }
 
 
@@ -129,20 +125,9 @@ def prior_term(x, var, cfg):
     return cfg.prior * penalty_weight(var, cfg) * prior_mismatch(x.float())
 
 
-def process_states(A, B, count, encoded=None, reach=0):
-    """`count` pairs of successive states of the played process: h ~ N(0, I), h' = A h + B v. With a
-    reach, half of them start from the first states of `encoded` (B, n), each stepped a random 0 to
-    reach - 1 times (no gradient: the start is data, as the player's is); the pair's own step is A's."""
+def process_states(A, B, count):
+    """`count` pairs of successive states of the played process: h ~ N(0, I), h' = A h + B v."""
     h1 = torch.randn(count, A.shape[0], device=A.device)
-    if reach and encoded is not None:
-        start = min(count // 2, len(encoded))
-        with torch.no_grad():
-            h, steps = encoded[:start].detach().clone(), torch.randint(reach, (start,), device=A.device)
-            stepped = h.clone()
-            for t in range(1, reach):
-                h = h @ A.T + torch.randn_like(h) @ B.T
-                stepped[steps == t] = h[steps == t]
-        h1 = torch.cat([stepped.to(h1.dtype), h1[start:]])
     h2 = h1 @ A.T + torch.randn_like(h1) @ B.T
     return h1, h2
 
