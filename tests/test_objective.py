@@ -194,3 +194,73 @@ def test_resume_refuses_another_recipe(tmp_path):
     assert_user_error(run_module("dvtex.train", *tiny, "-o", out, "--resume", "--steps", "4", "--texture", "3"),
                       "--texture")
     assert out.read_bytes() == before
+
+
+def test_whitening_maps_the_running_law_of_the_states_onto_the_process_law():
+    from dvtex.train.model import Whitening
+
+    torch.manual_seed(0)
+    d = 6
+    mix = torch.randn(d, d) * 2
+    draw = lambda k: 5 + torch.randn(k, d) @ mix.T  # noqa: E731  mean 5, covariance mix mix^T
+    white = Whitening(d, momentum=0.05)
+    for _ in range(400):
+        white.update(draw(64))
+    w = white(draw(20000))
+    assert w.mean(0).abs().max() < 0.1
+    assert (torch.cov(w.T) - torch.eye(d)).abs().max() < 0.15
+    raw = draw(20000)
+    assert (torch.cov(raw.T) - torch.eye(d)).abs().max() > 1.0  # what it maps was far from N(0, I)
+
+
+def test_whitened_kl_is_the_gaussian_kl_of_the_mapped_posterior():
+    from dvtex.train.model import Whitening
+
+    torch.manual_seed(0)
+    d = 8
+    white = Whitening(d)
+    R = torch.randn(d, d)
+    white.cov.copy_(R @ R.T / d + 0.5 * torch.eye(d))
+    white.mean.normal_()
+    mu, logvar = 3 * torch.randn(5, d), 0.3 * torch.randn(5, d)
+    inv = torch.linalg.inv(torch.linalg.cholesky(white.cov))
+    a = (mu - white.mean) @ inv.T
+    S = inv @ torch.diag_embed(logvar.exp()) @ inv.T  # (5, d, d)
+    expected = 0.5 * (S.diagonal(dim1=1, dim2=2).sum(1) + (a**2).sum(1) - d - torch.logdet(S))
+    assert torch.allclose(white.kl(mu, logvar), expected, rtol=1e-4, atol=1e-3)
+    white.mean.zero_(), white.cov.copy_(torch.eye(d))
+    plain = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(1)  # the identity map: the DVAE's own KL
+    assert torch.allclose(white.kl(mu, logvar), plain, rtol=1e-5, atol=1e-4)
+
+
+def test_a_whitening_dvae_learns_its_law_in_training_and_plays_from_it():
+    from dvtex.train.model import DVAE
+
+    torch.manual_seed(0)
+    model = DVAE(DVAEConfig(size=32, layers=4, width=8, channels=3, likelihood="learnt", texture=1.0, whiten=True))
+    with torch.no_grad():
+        model.encoder.conv_last.bias[:20].add_(3.0)  # every state's mean 3 from the process's 0
+    y = torch.rand(16, 6, 32, 32) * 2 - 1
+    for _ in range(60):
+        model(y)  # training mode: each batch moves the running law
+    assert model.whitening.mean.min() > 2.5
+    model.eval()
+    law = model.whitening.mean.clone()
+    h = model.states(y)
+    assert torch.equal(model.whitening.mean, law)  # playing does not move it
+    assert h.mean().abs() < 0.5  # the played states are the whitened ones, near the process's 0
+    mu = model.encode(y)[0]
+    assert torch.allclose(h, model.whitening(mu)[:, :10])
+
+
+def test_whiten_is_trained_with_recorded_and_refused_where_nothing_uses_it(tmp_path):
+    from dvtex.train import train
+
+    ckpt = train(sharp_config(tmp_path, whiten=True, steps=2))
+    assert ckpt["config"]["whiten"] is True and "whitening.cov" in ckpt["model"]
+    proc = run_module("dvtex.export", sharp_config(tmp_path).output, "-o", tmp_path / "w.onnx")
+    assert proc.returncode == 0, proc.stderr
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "w.onnx")).metadata_props}
+    assert meta["dvtex.whiten"] is True
+    proc = run_module("dvtex.train", "procedural:fire:40", "--method", "vae+var", "--whiten", "-o", tmp_path / "v.pt")
+    assert_user_error(proc, "--whiten")
