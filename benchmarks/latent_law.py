@@ -41,8 +41,7 @@ def trained_on(ckpt):
 
 
 def encoded_states(model, seqs, limit=512):
-    """The encoder means x = (x1, x2) of up to `limit` of the training pairs, as the dynamic layer takes
-    them (whitened, where the model whitens), (k, 2n)."""
+    """The encoder means x = (x1, x2) of up to `limit` of the training pairs, (k, 2n)."""
     import torch
 
     from dvtex.train.data import FramePairs
@@ -51,7 +50,7 @@ def encoded_states(model, seqs, limit=512):
     idx = torch.linspace(0, len(pairs) - 1, min(limit, len(pairs))).long()
     y, _ = pairs.batch(idx)
     with torch.no_grad():
-        return model.latent_means(y).double(), model.cfg.n
+        return model.encode(y)[0].double(), model.cfg.n
 
 
 LAWS = ("as_played", "encoder_innovations", "encoded_states", "learnt_A_encoded_law")

@@ -53,9 +53,6 @@ VARIANTS = {
     # the VAE + VAR baseline on the sharp recipe (the same likelihood and texture term; no motion term:
     # it has no process while it trains): does joint learning still earn its place?
     "vae+var sharp": dict(method="vae+var", recipe="sharp"),
-    # the encoded states mapped by their running law onto the process's N(0, I) (dvtex.train.model.Whitening)
-    "sharp whiten": dict(recipe="sharp", whiten=True),
-    "sharp whiten spread 0.5": dict(recipe="sharp", whiten=True, spread=0.5),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.

@@ -39,10 +39,6 @@ def parse_args(argv):
     p.add_argument("--motion", type=number(0, 1e6), help="weight of the motion statistics (default: the recipe's)")
     p.add_argument("--prior", type=number(0, 1e6),
                    help="weight of the encoded states' distance from the process's N(0, I) (default: the recipe's)")
-    p.add_argument("--whiten", action="store_true",
-                   help="map the encoded states onto the coordinates where their running law is the process's N(0, I)")
-    p.add_argument("--spread", type=number(0, 1),
-                   help="with --whiten: std of the noise on the whitened states the decoder learns from (default: the recipe's)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="train until this many steps in all (default 5000)")
     budget.add_argument("--minutes", type=positive, help="train for this many minutes")

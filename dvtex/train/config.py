@@ -16,7 +16,7 @@ from dvtex.train.objective import RECIPES
 
 DEFAULT_STEPS = 5000
 CPU_BATCH = 32  # the paper recipe's batch on a CPU (TrainConfig.resolved)
-WEIGHTS = ("texture", "motion", "prior", "spread")  # the recipe's term weights an option may replace
+WEIGHTS = ("texture", "motion", "prior")  # the recipe's term weights an option may replace
 RUN_FIELDS = ("output", "steps", "minutes", "device", "save_every", "preview_every", "resume")
 
 
@@ -33,8 +33,6 @@ class TrainConfig:
     texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
     motion: float = None  # weight of their frame differences' patch statistics; None: the recipe's
     prior: float = None  # weight of the encoded states' distance from N(0, I); None: the recipe's
-    whiten: bool = None  # the encoded states whitened by their running law (DVAE); None: the recipe's
-    spread: float = None  # std of the noise on the whitened states (with whiten); None: the recipe's
     grey: bool = False  # grey frames even from a colour source
     aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
@@ -95,8 +93,6 @@ class TrainConfig:
         if self.sigma_y2 is not None:
             terms["likelihood"] = "fixed"
         terms.update({k: float(getattr(self, k)) for k in WEIGHTS if getattr(self, k) is not None})
-        if self.whiten is not None:
-            terms["whiten"] = bool(self.whiten)
         return terms
 
     def model_config(self, channels):
@@ -148,12 +144,6 @@ class TrainConfig:
                 raise UserError("--aspect with --mask: incomplete data trains square frames only; drop one of them")
             if any(s.startswith("digits:") for s in self.sources):
                 raise UserError("--aspect: the digits are square; drop --aspect for digits:...")
-        if self.spread is not None and not 0 <= self.spread < 1:
-            raise UserError(f"--spread {self.spread}: give a share of the whitened law's std in [0, 1), e.g. --spread 0.5")
-        if self.spread and not self.objective()["whiten"]:
-            raise UserError("--spread is in units of the whitened states' law; add --whiten")
-        if self.whiten and self.method != "dvae":
-            raise UserError(f"--whiten maps the DVAE's encoded states; --method {self.method} has no dynamic layer to feed, drop --whiten")
         if self.mask and not model_class(self.method).learns_from_masks:
             raise UserError(f"--method {self.method} fits complete frames only; drop --mask, or use --method dvae or vae+var")
         return self

@@ -51,8 +51,6 @@ class DVAEConfig:
     prior: float = 0.0  # weight of the encoded states' distance from N(0, I), against the stationarity penalty
     kernel1_w: int = 0  # width of that first/last kernel for frames that are not square (0: kernel1)
     encoder_width: int = 0  # the encoder's d, where it is narrower than the decoder's (0: width)
-    whiten: bool = False  # the encoded states whitened by their running law before the dynamic layer
-    spread: float = 0.0  # std of the noise in the whitened states the decoder learns from, < 1 (whiten only)
 
     def __post_init__(self):
         if self.likelihood not in ("fixed", "learnt"):
@@ -64,8 +62,6 @@ class DVAEConfig:
             raise ValueError(f"width {self.width} must be divisible by 2^(layers-2)")
         if self.kernel1_w < 0:
             raise ValueError(f"kernel1_w {self.kernel1_w} is negative")
-        if not 0 <= self.spread < 1:
-            raise ValueError(f"spread {self.spread} is not in [0, 1)")
         if self.encoder_width < 0 or self.encoder_width % 2 ** max(self.layers - 2, 0):
             raise ValueError(f"encoder_width {self.encoder_width} must be 0 or divisible by 2^(layers-2)")
 
@@ -184,54 +180,6 @@ class TextureModel(nn.Module):
         return float(self.cfg.sigma_y2)
 
 
-class Whitening(nn.Module):
-    """An affine map of the encoder's output x (B, d) onto the coordinates where its running law is
-    N(0, I): w = L^-1 (x - m), L L^T = cov. The stationarity penalty makes N(0, I) the law the process
-    plays; this makes it, by construction, the law of the states the decoder learns from, at no cost
-    to the encoder (any affine map of its output is absorbed by this one), where the prior term pulls
-    the encoder there by a noisy loss. The mean and covariance are running estimates of the sampled
-    states (a momentum of `momentum` per training batch, from N(0, I), the law of an untrained
-    encoder's noisy samples: a first batch smaller than d would give a singular covariance), not
-    differentiated, so a batch is mapped as the player's initial states are. The posterior N(mu, diag(var)) maps to N(L^-1 (mu - m),
-    L^-1 diag(var) L^-T), and the KL is taken there."""
-
-    def __init__(self, dims, momentum=0.05):
-        super().__init__()
-        self.momentum = momentum
-        self.register_buffer("mean", torch.zeros(dims))
-        self.register_buffer("cov", torch.eye(dims))
-
-    @torch.no_grad()
-    def update(self, x):
-        """Fold a training batch of sampled states x (B, d) into the running law."""
-        x = x.detach().float()
-        mean = x.mean(0)
-        cov = (x - mean).T @ (x - mean) / max(len(x) - 1, 1)
-        self.mean.lerp_(mean, self.momentum)
-        self.cov.lerp_(cov, self.momentum)
-
-    def inverse_factor(self):
-        """L^-1 for L L^T = cov, with a jitter of 1e-5 of its mean variance (a dimension the encoder leaves unused)."""
-        eye = torch.eye(len(self.cov), device=self.cov.device)
-        jitter = 1e-5 * self.cov.diagonal().mean().clamp(min=1e-12)
-        L = torch.linalg.cholesky(self.cov + jitter * eye)
-        return torch.linalg.solve_triangular(L, eye, upper=False)
-
-    @torch.autocast("cuda", enabled=False)  # a factorisation and its solve want float32, not bf16
-    def forward(self, x):  # (B, d) -> (B, d)
-        return (x.float() - self.mean) @ self.inverse_factor().T
-
-    @torch.autocast("cuda", enabled=False)
-    def kl(self, mu, logvar):
-        """KL(q(w) || N(0, I)) per item, (B,), of the posterior N(mu, diag(exp(logvar))) mapped to w."""
-        inv = self.inverse_factor()
-        mu, logvar = mu.float(), logvar.float()
-        a = (mu - self.mean) @ inv.T
-        trace = logvar.exp() @ (inv**2).sum(0)  # tr(L^-1 diag(var) L^-T)
-        logdet = logvar.sum(1) + 2 * torch.log(inv.diagonal()).sum()
-        return 0.5 * (trace + (a**2).sum(1) - mu.shape[1] - logdet)
-
-
 def stationarity_penalty(A, B):
     """||A A^T + B B^T - I||_F^2: zero exactly when N(0, I) is the stationary law of h <- A h + B v."""
     eye = torch.eye(A.shape[0], device=A.device, dtype=A.dtype)
@@ -253,8 +201,6 @@ class DVAE(TextureModel):
         self.encoder.apply(_dcgan_init)
         self.decoder.apply(_dcgan_init)
         self.track_variance(cfg)
-        if cfg.whiten:
-            self.whitening = Whitening(2 * cfg.n)
 
     def parameter_groups(self, lr, lr_dynamics):
         """A and B at their own rate: 200 numbers with a weak, noisy gradient."""
@@ -274,24 +220,9 @@ class DVAE(TextureModel):
         return self.encoder(self.encoder_input(y, mask)).chunk(2, dim=1)
 
     @torch.no_grad()
-    def latent_means(self, y, mask=None):
-        """The means of x = (x1, x2) as the dynamic layer takes them (whitened, where the model whitens), (B, 2n)."""
-        mu = self.encode(y, mask)[0]
-        return self.whitened(mu) if self.cfg.whiten else mu
-
-    def whitened(self, x, noise=False):
-        """Encoded states x (B, 2n) in the coordinates where their law is N(0, I); with a `spread` s, they
-        shrink by sqrt(1 - s^2) and (noise) gain N(0, s^2 I): each stands for a ball of the law's volume,
-        as a wide posterior does, and their law stays N(0, I)."""
-        w, s = self.whitening(x), self.cfg.spread
-        if not s:
-            return w
-        w = w * (1 - s**2) ** 0.5
-        return w + s * torch.randn_like(w) if noise else w
-
     def states(self, y, mask=None):
-        """Latent states h_t of the pairs' first frames: the x1 half of latent_means, (B, n)."""
-        return self.latent_means(y, mask)[:, : self.cfg.n]
+        """Latent states h_t of the pairs' first frames: the x1 half of the encoder mean, (B, n)."""
+        return self.encode(y, mask)[0][:, : self.cfg.n]
 
     def dynamic_layer(self, x):  # (B, 2n) -> h1, h2 (B, n) each
         x1, x2 = x.chunk(2, dim=1)
@@ -305,13 +236,8 @@ class DVAE(TextureModel):
         else:
             mu_s, logvar_s = mu, logvar
         x = mu_s + torch.randn_like(mu_s) * torch.exp(0.5 * logvar_s)
-        cfg = self.cfg
-        if cfg.whiten:
-            if self.training:
-                self.whitening.update(x)
-            x = self.whitened(x, noise=self.training)
         h1, h2 = self.dynamic_layer(x)
-        half = len(h1)
+        cfg, half = self.cfg, len(h1)
         k = process_batch(len(y)) if (cfg.texture or cfg.motion) and mask is None else 0
         states = [h1, h2, *process_states(self.A, self.B, k)] if k else [h1, h2]
         frames = self.decoder(torch.cat(states)).float()  # (2SB [+ 2k], C, H, W)
@@ -325,10 +251,7 @@ class DVAE(TextureModel):
         else:
             texture = motion = rec.new_zeros(())
         mu, logvar = mu.float(), logvar.float()
-        if cfg.whiten:
-            kl = self.whitening.kl(mu, logvar).mean()
-        else:
-            kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(dim=1).mean()
+        kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(dim=1).mean()
         stat = stationarity_penalty(self.A.float(), self.B.float())
         loss = rec + kl_weight * kl + penalty_weight(var, cfg) * stat + prior_term(x, var, cfg) + texture + motion
         return {"loss": loss, "rec": rec, "kl": kl, "stat": stat, "texture": texture + motion}
