@@ -1,5 +1,5 @@
 """The frame-pair critic (dvtex.train.critic): what it scores, where its two terms' gradients go, that
-it learns to tell decoded pairs from real ones, and `--critic` end to end."""
+it learns to tell decoded pairs from real ones, its augmentations, and `--critic` end to end."""
 
 import json
 
@@ -7,7 +7,7 @@ import onnx
 import pytest
 import torch
 
-from dvtex.train.critic import Critic, adaptive_weight, critic_losses
+from dvtex.train.critic import Critic, adaptive_weight, critic_losses, cut_out, translated
 from dvtex.train.model import DVAE, DVAEConfig
 
 from conftest import assert_user_error, run_module
@@ -98,3 +98,25 @@ def test_a_critic_on_a_baseline_is_refused_before_any_work(tmp_path):
     proc = run_module("dvtex.train", "procedural:fire:40", "--method", "vae+var", "--critic", "1", "-o", tmp_path / "v.pt")
     assert_user_error(proc, "--critic")
     assert not (tmp_path / "v.pt").exists()
+
+
+def test_the_translation_shifts_both_frames_of_a_pair_alike_and_lets_zeros_in():
+    torch.manual_seed(0)
+    pair = torch.rand(64, 6, 16, 16) + 1  # no zeros of its own
+    moved = translated(pair)
+    for item, out in zip(pair, moved):
+        hits = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                if torch.equal(out[:, max(dy, 0):16 + min(dy, 0), max(dx, 0):16 + min(dx, 0)],
+                               item[:, max(-dy, 0):16 + min(-dy, 0), max(-dx, 0):16 + min(-dx, 0)])]
+        assert len(hits) == 1  # one shift of at most 16 / 8 pixels, the same for all six channels
+        dy, dx = hits[0]
+        assert (out == 0).sum() == 6 * (16 * 16 - (16 - abs(dy)) * (16 - abs(dx)))
+    assert len({tuple(map(int, torch.nonzero(m[0] == 0).sum(0))) for m in moved}) > 5  # shifts vary
+
+
+def test_the_cutout_blanks_one_square_half_the_side_and_passes_gradients():
+    pair = (torch.rand(8, 6, 16, 16) + 1).requires_grad_()
+    out = cut_out(pair)
+    assert ((out == 0).sum(dim=(1, 2, 3)) == 6 * 8 * 8).all()
+    out.sum().backward()
+    assert (pair.grad.sum(dim=(1, 2, 3)) == 6 * (16 * 16 - 64)).all()
