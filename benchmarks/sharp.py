@@ -55,9 +55,6 @@ VARIANTS = {
     # the VAE + VAR baseline on the sharp recipe (the same likelihood and texture term; no motion term:
     # it has no process while it trains): does joint learning still earn its place?
     "vae+var sharp": dict(method="vae+var", recipe="sharp"),
-    # a learnt frame-pair critic on the played process (dvtex.train.critic), weighed adaptively
-    "sharp critic 1": dict(recipe="sharp", critic=1.0),
-    "sharp critic 0.1": dict(recipe="sharp", critic=0.1),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.

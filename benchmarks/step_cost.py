@@ -42,7 +42,6 @@ print(json.dumps({"seconds_per_step": (time.perf_counter() - start) / steps, "ba
 
 VARIANTS = {"paper": {"recipe": "paper", "batch": 64, "encoder_width": 32},
             "sharp": {"recipe": "sharp", "batch": 64, "encoder_width": 32},
-            "sharp critic": {"recipe": "sharp", "critic": 1.0, "batch": 64, "encoder_width": 32},
             "cpu default": {"recipe": "paper"}}  # TrainConfig.resolved() decides: batch 32, encoder width 16
 
 

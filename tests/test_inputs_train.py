@@ -24,7 +24,7 @@ OPTIONS = [
     (["--preset", "foo"], "--preset"), (["--mask", "saltpepper:1.5"], "--mask"), (["--mask", "saltpepper:nan"], "--mask"),
     (["--mask", "blur:0.5"], "--mask"), (["--method", "lds", "--mask", "rect:0.5"], "complete frames"),
     (["--recipe", "crisp"], "--recipe"), (["--texture", "-1"], "--texture"), (["--texture", "nan"], "--texture"),
-    (["--motion", "inf"], "--motion"), (["--prior", "-1"], "--prior"), (["--critic", "-1"], "--critic"),
+    (["--motion", "inf"], "--motion"), (["--prior", "-1"], "--prior"),
 ]
 if not torch.cuda.is_available():
     OPTIONS.append((["--device", "cuda"], "--device cuda"))

@@ -39,8 +39,6 @@ def parse_args(argv):
     p.add_argument("--motion", type=number(0, 1e6), help="weight of the motion statistics (default: the recipe's)")
     p.add_argument("--prior", type=number(0, 1e6),
                    help="weight of the encoded states' distance from the process's N(0, I) (default: the recipe's)")
-    p.add_argument("--critic", type=number(0, 1e6),
-                   help="weight of a learnt critic judging the played frame pairs whole (default: the recipe's)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="train until this many steps in all (default 5000)")
     budget.add_argument("--minutes", type=positive, help="train for this many minutes")

@@ -16,7 +16,7 @@ from dvtex.train.objective import RECIPES
 
 DEFAULT_STEPS = 5000
 CPU_BATCH = 32  # the paper recipe's batch on a CPU (TrainConfig.resolved)
-WEIGHTS = ("texture", "motion", "prior", "critic")  # the recipe's term weights an option may replace
+WEIGHTS = ("texture", "motion", "prior")  # the recipe's term weights an option may replace
 RUN_FIELDS = ("output", "steps", "minutes", "device", "save_every", "preview_every", "resume")
 
 
@@ -33,7 +33,6 @@ class TrainConfig:
     texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
     motion: float = None  # weight of their frame differences' patch statistics; None: the recipe's
     prior: float = None  # weight of the encoded states' distance from N(0, I); None: the recipe's
-    critic: float = None  # weight of a learnt frame-pair critic on the played frames (DVAE); None: the recipe's
     grey: bool = False  # grey frames even from a colour source
     aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
@@ -145,8 +144,6 @@ class TrainConfig:
                 raise UserError("--aspect with --mask: incomplete data trains square frames only; drop one of them")
             if any(s.startswith("digits:") for s in self.sources):
                 raise UserError("--aspect: the digits are square; drop --aspect for digits:...")
-        if self.critic and self.method != "dvae":
-            raise UserError(f"--critic judges the DVAE's played frames; --method {self.method} plays no process while it trains, drop --critic")
         if self.mask and not model_class(self.method).learns_from_masks:
             raise UserError(f"--method {self.method} fits complete frames only; drop --mask, or use --method dvae or vae+var")
         return self

@@ -19,7 +19,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dvtex.train.critic import CRITIC_BETAS, CRITIC_LR, Critic, adaptive_weight, critic_losses
 from dvtex.train.objective import (penalty_weight, prior_term, process_batch, process_states, reconstruction_loss,
                                    statistics_terms)
 
@@ -50,7 +49,6 @@ class DVAEConfig:
     texture: float = 0.0  # weight of the process frames' patch statistics
     motion: float = 0.0  # weight of the process frame differences' patch statistics
     prior: float = 0.0  # weight of the encoded states' distance from N(0, I), against the stationarity penalty
-    critic: float = 0.0  # weight of a learnt frame-pair critic on the played process (dvtex.train.critic)
     kernel1_w: int = 0  # width of that first/last kernel for frames that are not square (0: kernel1)
     encoder_width: int = 0  # the encoder's d, where it is narrower than the decoder's (0: width)
 
@@ -203,17 +201,11 @@ class DVAE(TextureModel):
         self.encoder.apply(_dcgan_init)
         self.decoder.apply(_dcgan_init)
         self.track_variance(cfg)
-        if cfg.critic:
-            self.critic = Critic(cfg)
 
     def parameter_groups(self, lr, lr_dynamics):
-        """A and B at their own rate: 200 numbers with a weak, noisy gradient; the critic, if any, at its own."""
-        mine = lambda name: name in ("A", "B") or name.startswith("critic.")  # noqa: E731
-        others = [p for name, p in self.named_parameters() if p.requires_grad and not mine(name)]
-        groups = [{"params": others, "lr": lr}, {"params": [self.A, self.B], "lr": lr_dynamics}]
-        if self.cfg.critic:
-            groups.append({"params": list(self.critic.parameters()), "lr": CRITIC_LR, "betas": CRITIC_BETAS})
-        return groups
+        """A and B at their own rate: 200 numbers with a weak, noisy gradient."""
+        others = [p for name, p in self.named_parameters() if p.requires_grad and name not in ("A", "B")]
+        return [{"params": others, "lr": lr}, {"params": [self.A, self.B], "lr": lr_dynamics}]
 
     def encoder_input(self, y, mask):
         if not self.cfg.masked:
@@ -246,7 +238,7 @@ class DVAE(TextureModel):
         x = mu_s + torch.randn_like(mu_s) * torch.exp(0.5 * logvar_s)
         h1, h2 = self.dynamic_layer(x)
         cfg, half = self.cfg, len(h1)
-        k = process_batch(len(y)) if (cfg.texture or cfg.motion or cfg.critic) and mask is None else 0
+        k = process_batch(len(y)) if (cfg.texture or cfg.motion) and mask is None else 0
         states = [h1, h2, *process_states(self.A, self.B, k)] if k else [h1, h2]
         frames = self.decoder(torch.cat(states)).float()  # (2SB [+ 2k], C, H, W)
         out = torch.cat([frames[:half], frames[half:2 * half]], dim=1)  # (SB, 2C, H, W)
@@ -256,20 +248,10 @@ class DVAE(TextureModel):
         if k:
             fake = torch.cat([frames[2 * half:2 * half + k], frames[2 * half + k:]], dim=1)  # (k, 2C, H, W)
             texture, motion = statistics_terms(fake, y[:k], cfg.channels, var, float(out[0].numel()), cfg)
-            adversarial = self.adversarial_terms(rec, fake, y)
         else:
-            texture = motion = adversarial = rec.new_zeros(())
+            texture = motion = rec.new_zeros(())
         mu, logvar = mu.float(), logvar.float()
         kl = 0.5 * (mu**2 + logvar.exp() - logvar - 1).sum(dim=1).mean()
         stat = stationarity_penalty(self.A.float(), self.B.float())
         loss = rec + kl_weight * kl + penalty_weight(var, cfg) * stat + prior_term(x, var, cfg) + texture + motion
-        return {"loss": loss + adversarial, "rec": rec, "kl": kl, "stat": stat, "texture": texture + motion}
-
-    def adversarial_terms(self, rec, fake, real):
-        """The critic's terms (zero without one, or where nothing is learnt): the generator's, weighed
-        adaptively against the reconstruction, plus the critic's own hinge loss."""
-        if not self.cfg.critic or not (self.training and torch.is_grad_enabled()):
-            return rec.new_zeros(())
-        generator, judged = critic_losses(self.critic, fake.float(), real.float())
-        weight = adaptive_weight(rec, generator, self.decoder.deconv_list[-1].weight, self.cfg.critic)
-        return weight * generator + judged
+        return {"loss": loss, "rec": rec, "kl": kl, "stat": stat, "texture": texture + motion}

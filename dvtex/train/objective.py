@@ -23,10 +23,10 @@ import torch.nn.functional as F
 VARIANCE_FLOOR = (2 / 255) ** 2  # one grey level in [-1, 1]: below it, the error is quantisation
 RECIPES = {
     # the paper: a fixed output variance (the preset's sigma_y2), the ELBO alone
-    "paper": dict(likelihood="fixed", texture=0.0, motion=0.0, prior=0.0, critic=0.0),
+    "paper": dict(likelihood="fixed", texture=0.0, motion=0.0, prior=0.0),
     # sharp: the calibrated variance, and the played process's patch and motion statistics, each weighed
     # 16 times a per-pixel error (benchmarks/sharp.py measured 4 and 16, and 64 for motion)
-    "sharp": dict(likelihood="learnt", texture=16.0, motion=16.0, prior=0.0, critic=0.0),
+    "sharp": dict(likelihood="learnt", texture=16.0, motion=16.0, prior=0.0),
 }
 
 
