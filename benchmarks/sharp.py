@@ -11,11 +11,13 @@ alone; learnt + patch and motion statistics ("stats") at weights 4 and 16, with 
 pyramid's low-pass level, and with motion at 64; the statistics at a fixed sigma_y2 = 2 (is it the
 terms or the calibration?); the sharp recipe with the prior term at weights 1, 0.1, 0.03 and 0.01;
 the sharp recipe's statistics (weights 16) on a fixed sigma_y2 = 2 ("sharp s2"); and the VAE + VAR
-baseline on the sharp recipe ("vae+var sharp"). Three changes screened at 1,000 steps and reverted (a layout
+baseline on the sharp recipe ("vae+var sharp"). Four changes screened at 1,000 steps and reverted (a layout
 term, commit a3f06a5; a reach from encoded states, commit b80355b; the encoded states whitened by
-their running law, with and without a spread, commit eae2d15) are in README and
-benchmarks/results/layout-1000.json, reach-1000.json, whiten-1000.json, whiten-spread-1000.json;
-check out those commits to run them again.
+their running law, with and without a spread, commit eae2d15; a learnt frame-pair critic at weights 1
+and 0.1, commit 341826c, and with DiffAugment, commit 9e13354) are in README and
+benchmarks/results/layout-1000.json, reach-1000.json, whiten-1000.json, whiten-spread-1000.json,
+critic-1000.json, critic-0.1-1000.json, critic-augment-1000.json; check out those commits to run them
+again.
 Some rows were trained with an earlier form of the term (EARLIER below) and kept with --reuse; the
 JSON says per row what trained it.
 """
