@@ -57,6 +57,8 @@ VARIANTS = {
     # the VAE + VAR baseline on the sharp recipe (the same likelihood and texture term; no motion term:
     # it has no process while it trains): does joint learning still earn its place?
     "vae+var sharp": dict(method="vae+var", recipe="sharp"),
+    # the sharp recipe on a decoder whose 2x steps are a nearest resize and a 3x3 convolution
+    "sharp resize": dict(recipe="sharp", decoder="resize"),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.

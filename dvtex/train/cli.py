@@ -16,7 +16,7 @@ from dvtex.errors import ArgumentParser, cli_entry, number, positive
 from dvtex.train.baselines import METHODS
 from dvtex.train.checkpoint import load_config
 from dvtex.train.config import TrainConfig, resumed
-from dvtex.train.model import PRESETS
+from dvtex.train.model import DECODERS, PRESETS
 from dvtex.train.objective import RECIPES
 
 
@@ -34,6 +34,9 @@ def parse_args(argv):
     p.add_argument("--recipe", choices=sorted(RECIPES),
                    help="paper: the preset's fixed sigma_y2, the ELBO alone; sharp: a learnt variance and the "
                         "played frames' patch and motion statistics (default paper)")
+    p.add_argument("--decoder", choices=DECODERS,
+                   help="each 2x step of the decoder: dcgan, the paper's transposed convolution, or resize, a nearest "
+                        "resize and a 3x3 convolution (default dcgan)")
     p.add_argument("--sigma-y2", type=positive, help="fix the output variance (default: the recipe's)")
     p.add_argument("--texture", type=number(0, 1e6), help="weight of the patch statistics (default: the recipe's)")
     p.add_argument("--motion", type=number(0, 1e6), help="weight of the motion statistics (default: the recipe's)")

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from dvtex.errors import UserError
 from dvtex.train.baselines import METHODS, model_class
-from dvtex.train.model import PRESETS, DVAEConfig
+from dvtex.train.model import DECODERS, PRESETS, DVAEConfig
 from dvtex.train.objective import RECIPES
 
 DEFAULT_STEPS = 5000
@@ -28,6 +28,7 @@ class TrainConfig:
     preset: str = "cows64"  # the paper's Table 1 (dvtex.train.model.PRESETS)
     width: int = None  # network width d; None: 128 on CUDA, 32 on a CPU
     encoder_width: int = None  # the encoder's d (only training runs it); None: see resolved()
+    decoder: str = "dcgan"  # the decoder's 2x steps: dcgan (the paper's transposed convolutions) or resize
     recipe: str = "paper"  # what the decoder is trained to match (dvtex.train.objective.RECIPES)
     sigma_y2: float = None  # output variance; None: the recipe's (paper: the preset's; sharp: learnt)
     texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
@@ -97,7 +98,7 @@ class TrainConfig:
 
     def model_config(self, channels):
         overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width,
-                     "encoder_width": self.encoder_width or 0,
+                     "encoder_width": self.encoder_width or 0, "decoder": self.decoder,
                      "kernel1_w": aspect_kernel(self.aspect, PRESETS[self.preset]["kernel1"]), **self.objective()}
         if self.sigma_y2 is not None:
             overrides["sigma_y2"] = self.sigma_y2
@@ -113,6 +114,8 @@ class TrainConfig:
             raise UserError(f"--preset {self.preset}: choose {', '.join(sorted(PRESETS))}")
         if self.recipe not in RECIPES:
             raise UserError(f"--recipe {self.recipe}: choose {', '.join(RECIPES)}")
+        if self.decoder not in DECODERS:
+            raise UserError(f"--decoder {self.decoder}: choose {', '.join(DECODERS)}")
         _at_least(self, {"save_every": 1, "preview_every": 0, "kl_warmup": 0, "seed": 0})
         if self.batch is not None:
             _at_least(self, {"batch": 1})
