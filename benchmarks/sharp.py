@@ -10,8 +10,9 @@ Variants: the paper's recipe at cows64's sigma_y2 = 10 and at 2; the learnt (cal
 alone; learnt + patch and motion statistics ("stats") at weights 4 and 16, with and without the
 pyramid's low-pass level, and with motion at 64; the statistics at a fixed sigma_y2 = 2 (is it the
 terms or the calibration?); the sharp recipe with the prior term at weights 1, 0.1, 0.03 and 0.01;
-the sharp recipe's statistics (weights 16) on a fixed sigma_y2 = 2 ("sharp s2"); and the VAE + VAR
-baseline on the sharp recipe ("vae+var sharp"). Four changes screened at 1,000 steps and reverted (a layout
+the sharp recipe's statistics (weights 16) on a fixed sigma_y2 = 2 ("sharp s2"); the VAE + VAR
+baseline on the sharp recipe ("vae+var sharp"); and the sharp recipe on the resize decoder ("sharp
+resize", --decoder resize). Four changes screened at 1,000 steps and reverted (a layout
 term, commit a3f06a5; a reach from encoded states, commit b80355b; the encoded states whitened by
 their running law, with and without a spread, commit eae2d15; a learnt frame-pair critic at weights 1
 and 0.1, commit 341826c, and with DiffAugment, commit 9e13354) are in README and
