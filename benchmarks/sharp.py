@@ -12,7 +12,7 @@ pyramid's low-pass level, and with motion at 64; the statistics at a fixed sigma
 terms or the calibration?); the sharp recipe with the prior term at weights 1, 0.1, 0.03 and 0.01;
 the sharp recipe's statistics (weights 16) on a fixed sigma_y2 = 2 ("sharp s2"); the VAE + VAR
 baseline on the sharp recipe ("vae+var sharp"); and the sharp recipe on the resize decoder ("sharp
-resize", --decoder resize). Four changes screened at 1,000 steps and reverted (a layout
+resize", --decoder resize), also with the prior term at 0.1. Four changes screened at 1,000 steps and reverted (a layout
 term, commit a3f06a5; a reach from encoded states, commit b80355b; the encoded states whitened by
 their running law, with and without a spread, commit eae2d15; a learnt frame-pair critic at weights 1
 and 0.1, commit 341826c, and with DiffAugment, commit 9e13354) are in README and
@@ -60,6 +60,7 @@ VARIANTS = {
     "vae+var sharp": dict(method="vae+var", recipe="sharp"),
     # the sharp recipe on a decoder whose 2x steps are a nearest resize and a 3x3 convolution
     "sharp resize": dict(recipe="sharp", decoder="resize"),
+    "sharp resize prior 0.1": dict(recipe="sharp", decoder="resize", prior=0.1),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.
