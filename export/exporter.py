@@ -11,6 +11,7 @@ from dvtex.dynamics import MARGIN, needs_stabilizing, played_pair, spectral_norm
 from dvtex.errors import UserError
 from dvtex.fileio import atomic_path
 from dvtex.player.modelfile import FORMAT, INPUT, OUTPUT, encode_metadata
+from dvtex.train.model import Decoder
 
 VERIFY_STATES = 64
 
@@ -54,6 +55,9 @@ def write_graph(decoder, meta, path, fp16=False, opset=17):
     """Trace the frame graph to `path`, with the metadata attached and onnx.checker passed."""
     import onnx
 
+    for module in decoder.modules():  # the resize decoder as the transposed convolutions it runs as
+        if isinstance(module, Decoder):
+            module.fold_resize_steps()
     graph = FrameGraph(decoder.eval(), fp16).eval()
     with torch.no_grad():
         torch.onnx.export(graph, (torch.zeros(2, meta["n"]),), path, input_names=[INPUT], output_names=[OUTPUT],

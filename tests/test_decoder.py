@@ -33,6 +33,16 @@ def test_a_resize_step_is_a_nearest_resize_and_a_3x3_convolution_border_included
     assert torch.allclose(decoder.step(0, x), expected, atol=1e-5)
 
 
+def test_folding_the_resize_steps_for_export_keeps_the_frames():
+    torch.manual_seed(0)
+    decoder = Decoder(DVAEConfig(size=32, layers=4, width=8, channels=3, decoder="resize")).eval()
+    h = torch.randn(4, decoder.dense.in_features)
+    before = decoder(h).detach()
+    decoder.fold_resize_steps()
+    assert all(isinstance(m, torch.nn.ConvTranspose2d) for m in decoder.deconv_list)
+    assert torch.allclose(decoder(h), before, atol=1e-6)
+
+
 def test_a_resize_step_draws_no_checkerboard_on_a_flat_map():
     """A flat feature map through one 2x step: the transposed convolution's output alternates with the
     pixels' parity (its 4x4 kernel's taps differ), the resize step's is flat away from the border."""
@@ -56,8 +66,11 @@ def test_resize_trains_exports_and_resumes_as_itself(tmp_path):
     onnx_path = tmp_path / "m.onnx"
     proc = run_module("dvtex.export", out, "-o", onnx_path)
     assert proc.returncode == 0 and "verified" in proc.stdout, proc.stderr  # ONNX Runtime matches torch
-    meta = {p.key: json.loads(p.value) for p in onnx.load(str(onnx_path)).metadata_props}
+    graph = onnx.load(str(onnx_path))
+    meta = {p.key: json.loads(p.value) for p in graph.metadata_props}
     assert meta["dvtex.decoder"] == "resize"
+    ops = [node.op_type for node in graph.graph.node]  # folded at export: the paper's graph, no kernels built
+    assert "Einsum" not in ops and ops.count("ConvTranspose") == 4, ops
     before = out.read_bytes()
     assert_user_error(run_module("dvtex.train", *TINY, "-o", out, "--resume", "--steps", "4", "--recipe", "sharp",
                                  "--decoder", "dcgan"), "--decoder")

@@ -41,6 +41,13 @@ DECODERS = ("dcgan", "resize")
 RESIZE_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
 
+def resize_kernel(weight):
+    """The 4x4 transposed convolution's kernel (c, c', 4, 4) that a resize step's 3x3 conv weight
+    (c', c, 3, 3) runs as."""
+    taps = RESIZE_TAPS.to(weight)
+    return torch.einsum("ak,oikl,bl->ioab", taps, weight, taps)
+
+
 @dataclass
 class DVAEConfig:
     size: int = 64  # frame height (and width, unless kernel1_w widens the frames)
@@ -155,9 +162,21 @@ class Decoder(nn.Module):
         deconv = self.deconv_list[i]
         if not self.resize:
             return deconv(x)
-        taps = RESIZE_TAPS.to(deconv.weight)
-        kernel = torch.einsum("ak,oikl,bl->ioab", taps, deconv.weight, taps)  # (c, c', 4, 4)
-        return F.conv_transpose2d(x, kernel, deconv.bias, stride=2, padding=1)
+        return F.conv_transpose2d(x, resize_kernel(deconv.weight), deconv.bias, stride=2, padding=1)
+
+    def fold_resize_steps(self):
+        """Make each resize step the transposed convolution it runs as, its kernel computed once (in
+        place; the frames are unchanged): an exported graph is then the paper's, with no Einsum nodes."""
+        if not self.resize:
+            return self
+        with torch.no_grad():
+            for i, conv in enumerate(self.deconv_list):
+                step = nn.ConvTranspose2d(conv.in_channels, conv.out_channels, 4, 2, 1).to(conv.weight)
+                step.weight.copy_(resize_kernel(conv.weight))
+                step.bias.copy_(conv.bias)
+                self.deconv_list[i] = step
+        self.resize = False
+        return self
 
     def forward(self, h):
         x = self.deconv_first(self.dense(h)[:, :, None, None])
