@@ -61,6 +61,14 @@ VARIANTS = {
     # the sharp recipe on a decoder whose 2x steps are a nearest resize and a 3x3 convolution
     "sharp resize": dict(recipe="sharp", decoder="resize"),
     "sharp resize prior 0.1": dict(recipe="sharp", decoder="resize", prior=0.1),
+    # the paper's fixed sigma_y2 = 2 with light statistics terms: sharper patches and the process's motion,
+    # at less cost to the layout than the recipe's weights (16) take
+    "s2+stats w1": dict(recipe="sharp", sigma_y2=2.0, texture=1.0, motion=1.0),
+    # the statistics terms on the batch's reconstructions instead of frames the process draws: sharper
+    # detail where the encoder put the frames, with the layout held by the reconstruction
+    "s2+recon stats w4": dict(recipe="sharp", sigma_y2=2.0, texture=4.0, motion=4.0, statistics_of="reconstructions"),
+    "s2+recon stats w16": dict(recipe="sharp", sigma_y2=2.0, statistics_of="reconstructions"),
+    "sharp recon": dict(recipe="sharp", statistics_of="reconstructions"),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.
