@@ -12,13 +12,16 @@ pyramid's low-pass level, and with motion at 64; the statistics at a fixed sigma
 terms or the calibration?); the sharp recipe with the prior term at weights 1, 0.1, 0.03 and 0.01;
 the sharp recipe's statistics (weights 16) on a fixed sigma_y2 = 2 ("sharp s2"); the VAE + VAR
 baseline on the sharp recipe ("vae+var sharp"); and the sharp recipe on the resize decoder ("sharp
-resize", --decoder resize), also with the prior term at 0.1. Four changes screened at 1,000 steps and reverted (a layout
+resize", --decoder resize), also with the prior term at 0.1; and the statistics at weight 1 on the
+fixed sigma_y2 = 2 ("s2+stats w1"; "s2+stats w4" is the same at weight 4, trained with today's term
+where --reuse finds no earlier model). Five changes screened at 1,000 steps and reverted (a layout
 term, commit a3f06a5; a reach from encoded states, commit b80355b; the encoded states whitened by
 their running law, with and without a spread, commit eae2d15; a learnt frame-pair critic at weights 1
-and 0.1, commit 341826c, and with DiffAugment, commit 9e13354) are in README and
+and 0.1, commit 341826c, and with DiffAugment, commit 9e13354; the statistics judged on the batch's
+reconstructions instead of the process's frames, commit a16eea4) are in README and
 benchmarks/results/layout-1000.json, reach-1000.json, whiten-1000.json, whiten-spread-1000.json,
-critic-1000.json, critic-0.1-1000.json, critic-augment-1000.json; check out those commits to run them
-again.
+critic-1000.json, critic-0.1-1000.json, critic-augment-1000.json, s2-recon-stats-1000.json; check
+out those commits to run them again.
 Some rows were trained with an earlier form of the term (EARLIER below) and kept with --reuse; the
 JSON says per row what trained it.
 """
@@ -64,11 +67,6 @@ VARIANTS = {
     # the paper's fixed sigma_y2 = 2 with light statistics terms: sharper patches and the process's motion,
     # at less cost to the layout than the recipe's weights (16) take
     "s2+stats w1": dict(recipe="sharp", sigma_y2=2.0, texture=1.0, motion=1.0),
-    # the statistics terms on the batch's reconstructions instead of frames the process draws: sharper
-    # detail where the encoder put the frames, with the layout held by the reconstruction
-    "s2+recon stats w4": dict(recipe="sharp", sigma_y2=2.0, texture=4.0, motion=4.0, statistics_of="reconstructions"),
-    "s2+recon stats w16": dict(recipe="sharp", sigma_y2=2.0, statistics_of="reconstructions"),
-    "sharp recon": dict(recipe="sharp", statistics_of="reconstructions"),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.

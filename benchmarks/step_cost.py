@@ -43,8 +43,6 @@ print(json.dumps({"seconds_per_step": (time.perf_counter() - start) / steps, "ba
 VARIANTS = {"paper": {"recipe": "paper", "batch": 64, "encoder_width": 32},
             "sharp": {"recipe": "sharp", "batch": 64, "encoder_width": 32},
             "sharp resize": {"recipe": "sharp", "batch": 64, "encoder_width": 32, "decoder": "resize"},
-            "s2 recon stats": {"recipe": "sharp", "batch": 64, "encoder_width": 32, "sigma_y2": 2.0,
-                               "statistics_of": "reconstructions"},
             "cpu default": {"recipe": "paper"}}  # TrainConfig.resolved() decides: batch 32, encoder width 16
 
 

@@ -36,7 +36,7 @@ def from_checkpoint(path):
     facts = {"height": height, "width": width, "channels": cfg.channels, "sigma_y2": model.output_variance(),
              "likelihood": cfg.likelihood, "texture": cfg.texture, "motion": cfg.motion, "prior": cfg.prior,
              "lam": cfg.lam, "steps": int(ckpt["step"]), "data": ckpt["data"], "preset": cfg.preset,
-             "net_width": cfg.width, "decoder": cfg.decoder, "statistics_of": cfg.statistics_of, "source": "dvtex checkpoint", "method": ckpt.get("method", "dvae")}
+             "net_width": cfg.width, "decoder": cfg.decoder, "source": "dvtex checkpoint", "method": ckpt.get("method", "dvae")}
     if stage is not None:
         trained = ckpt["detail"]["train_config"]
         facts["detail"] = {"native_size": cfg.size, "native_width": cfg.frame_width, "factor": stage.cfg.factor, "width": stage.cfg.width,

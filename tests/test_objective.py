@@ -151,42 +151,6 @@ def test_statistics_terms_move_the_decoder_of_the_process():
     assert model.decoder.deconv_first.weight.grad.abs().sum() > 0 and model.A.grad.abs().sum() > 0
 
 
-def test_statistics_of_reconstructions_judge_the_encoded_frames_with_no_process_draws():
-    """--statistics-of reconstructions: the terms reach the encoder (through the frames it encoded), and
-    the decoder runs on the batch's own states only; the process's draws never depend on the encoder."""
-    from dvtex.train.model import DVAE
-
-    y = torch.rand(8, 6, 32, 32) * 2 - 1
-    for of, reaches_encoder, decoded in (("process", False, 2 * 8 + 2 * 8), ("reconstructions", True, 2 * 8)):
-        torch.manual_seed(0)
-        model = DVAE(DVAEConfig(size=32, layers=4, width=8, channels=3, texture=1.0, motion=1.0, statistics_of=of))
-        sizes = []
-        model.decoder.register_forward_hook(lambda module, inputs, output: sizes.append(len(inputs[0])))
-        terms = model(y)
-        assert sizes == [decoded] and terms["texture"].item() > 0
-        terms["texture"].backward()
-        grad = model.encoder.conv_last.weight.grad
-        assert (grad is not None and grad.abs().sum().item() > 0) == reaches_encoder, of
-        assert model.A.grad.abs().sum() > 0  # the motion term judges pairs through A either way
-
-
-def test_statistics_of_is_trained_with_recorded_and_kept_on_resume(tmp_path):
-    from dvtex.train import train
-
-    config = sharp_config(tmp_path, statistics_of="reconstructions", steps=2)
-    ckpt = train(config)
-    assert ckpt["config"]["statistics_of"] == ckpt["train_config"]["statistics_of"] == "reconstructions"
-    proc = run_module("dvtex.export", config.output, "-o", tmp_path / "r.onnx")
-    assert proc.returncode == 0, proc.stderr
-    meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "r.onnx")).metadata_props}
-    assert meta["dvtex.statistics_of"] == "reconstructions"
-    tiny = ["procedural:fire:40", "--preset", "mnist32", "--width", "8", "--batch", "8", "--preview-every", "0"]
-    before = open(config.output, "rb").read()
-    assert_user_error(run_module("dvtex.train", *tiny, "-o", config.output, "--resume", "--steps", "4",
-                                 "--recipe", "sharp", "--statistics-of", "process"), "--statistics-of")
-    assert open(config.output, "rb").read() == before
-
-
 def test_a_prior_weight_given_is_trained_with_and_recorded(tmp_path):
     from dvtex.train import train
 

@@ -85,7 +85,7 @@ class LDS(_Process):
     method = "lds"
     learns_from_masks = False
     learns_by_steps = False
-    ignores = ("sigma_y2", "recipe", "texture", "motion", "prior", "decoder", "statistics_of", "batch", "lr", "lr_dynamics", "cosine",
+    ignores = ("sigma_y2", "recipe", "texture", "motion", "prior", "decoder", "batch", "lr", "lr_dynamics", "cosine",
                "kl_warmup")
 
     def __init__(self, cfg):
@@ -165,27 +165,25 @@ class VAEVAR(_Process):
         mu_s, logvar_s = mu.repeat(samples, 1), logvar.repeat(samples, 1)
         x = mu_s + torch.randn_like(mu_s) * torch.exp(0.5 * logvar_s)
         cfg = self.cfg
-        # the same texture term as the DVAE's, on frames decoded from the VAE's prior N(0, I) (or on its
-        # reconstructions, --statistics-of); no motion term: its dynamics are fitted afterwards, so no
-        # process exists while it trains
+        # the same texture term as the DVAE's, on frames decoded from the VAE's prior N(0, I); no motion
+        # term: its dynamics are fitted afterwards, so no process exists while it trains
         k = process_batch(len(y)) if cfg.texture and mask is None else 0
-        drawn = k if cfg.statistics_of == "process" else 0
-        if drawn:
+        if k:
             x = torch.cat([x, torch.randn(2 * k, cfg.n, device=x.device)])
         decoded = self.decoder.c_eta(x).float()
-        recon = decoded[: len(decoded) - 2 * drawn]
+        recon = decoded[: len(decoded) - 2 * k]
         seen = None if masks is None else masks.repeat(samples, 1, 1, 1)
         rec, var = reconstruction_loss(recon, frames.repeat(samples, 1, 1, 1), seen, cfg)
         rec = 2 * rec  # per pair, as the DVAE reports it
         self.note_variance(var)
         texture = rec.new_zeros(())
-        if k:  # (k, 2C, H, W): the prior's frames, unrelated in time, or the first k pairs' reconstructions
-            fake = torch.cat([decoded[-2 * k:-k], decoded[-k:]] if drawn else [recon[:k], recon[len(y):len(y) + k]], 1)
+        if k:
+            fake = torch.cat([decoded[-2 * k:-k], decoded[-k:]], dim=1)  # (k, 2C, H, W), frames unrelated in time
             texture = statistics_terms(fake, y[:k], c, var, 2.0 * recon[0].numel(), replace(cfg, motion=0.0))[0]
         mu, logvar = mu.float(), logvar.float()
         kl = (mu**2 + logvar.exp() - logvar - 1).sum(dim=1).mean()  # 2 frames x 0.5
         zero = rec.new_zeros(())
-        prior = prior_term(x[: len(x) - 2 * drawn], var, cfg)  # the encoded states, not the prior's draws
+        prior = prior_term(x[: len(x) - 2 * k], var, cfg)  # the encoded states, not the prior's draws
         return {"loss": rec + kl_weight * kl + texture + prior, "rec": rec, "kl": kl, "stat": zero, "texture": texture}
 
     @torch.no_grad()

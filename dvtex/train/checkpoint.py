@@ -32,9 +32,9 @@ CONFIG_RANGES = {"size": (1, 16384), "channels": (1, 3), "layers": (2, 10), "ker
 # Fields added to format 2 since it was first written, with the values that reproduce how its older
 # checkpoints were trained (the paper's objective).
 ADDED = {"config": {"likelihood": "fixed", "texture": 0.0, "motion": 0.0, "prior": 0.0, "kernel1_w": 0,
-                    "encoder_width": 0, "decoder": "dcgan", "statistics_of": "process"},
+                    "encoder_width": 0, "decoder": "dcgan"},
          "train_config": {"recipe": "paper", "texture": None, "motion": None, "prior": None, "aspect": None,
-                          "encoder_width": None, "decoder": "dcgan", "statistics_of": "process"}}
+                          "encoder_width": None, "decoder": "dcgan"}}
 # The same for detail stages written before these options (before --bands, every octave was compared).
 DETAIL_ADDED = {"config": {"upsample": "shuffle", "noise": 0, "n": 10}, "train_config": {"bands": "all"}}
 REQUIRED = {"config": dict, "model": dict, "step": int, "data": list, "fps": (int, float), "h0": torch.Tensor}

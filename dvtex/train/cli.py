@@ -17,7 +17,7 @@ from dvtex.train.baselines import METHODS
 from dvtex.train.checkpoint import load_config
 from dvtex.train.config import TrainConfig, resumed
 from dvtex.train.model import DECODERS, PRESETS
-from dvtex.train.objective import RECIPES, STATISTICS_OF
+from dvtex.train.objective import RECIPES
 
 
 def parse_args(argv):
@@ -42,9 +42,6 @@ def parse_args(argv):
     p.add_argument("--motion", type=number(0, 1e6), help="weight of the motion statistics (default: the recipe's)")
     p.add_argument("--prior", type=number(0, 1e6),
                    help="weight of the encoded states' distance from the process's N(0, I) (default: the recipe's)")
-    p.add_argument("--statistics-of", choices=STATISTICS_OF,
-                   help="whose frames the patch and motion statistics judge: process, pairs decoded from the "
-                        "process's own states, or reconstructions, the batch's (default process)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="train until this many steps in all (default 5000)")
     budget.add_argument("--minutes", type=positive, help="train for this many minutes")

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from dvtex.errors import UserError
 from dvtex.train.baselines import METHODS, model_class
 from dvtex.train.model import DECODERS, PRESETS, DVAEConfig
-from dvtex.train.objective import RECIPES, STATISTICS_OF
+from dvtex.train.objective import RECIPES
 
 DEFAULT_STEPS = 5000
 CPU_BATCH = 32  # the paper recipe's batch on a CPU (TrainConfig.resolved)
@@ -34,7 +34,6 @@ class TrainConfig:
     texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
     motion: float = None  # weight of their frame differences' patch statistics; None: the recipe's
     prior: float = None  # weight of the encoded states' distance from N(0, I); None: the recipe's
-    statistics_of: str = "process"  # the statistics terms judge: process (frames it draws) or reconstructions
     grey: bool = False  # grey frames even from a colour source
     aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
@@ -100,7 +99,6 @@ class TrainConfig:
     def model_config(self, channels):
         overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width,
                      "encoder_width": self.encoder_width or 0, "decoder": self.decoder,
-                     "statistics_of": self.statistics_of,
                      "kernel1_w": aspect_kernel(self.aspect, PRESETS[self.preset]["kernel1"]), **self.objective()}
         if self.sigma_y2 is not None:
             overrides["sigma_y2"] = self.sigma_y2
@@ -118,8 +116,6 @@ class TrainConfig:
             raise UserError(f"--recipe {self.recipe}: choose {', '.join(RECIPES)}")
         if self.decoder not in DECODERS:
             raise UserError(f"--decoder {self.decoder}: choose {', '.join(DECODERS)}")
-        if self.statistics_of not in STATISTICS_OF:
-            raise UserError(f"--statistics-of {self.statistics_of}: choose {', '.join(STATISTICS_OF)}")
         _at_least(self, {"save_every": 1, "preview_every": 0, "kl_warmup": 0, "seed": 0})
         if self.batch is not None:
             _at_least(self, {"batch": 1})

@@ -65,7 +65,6 @@ class DVAEConfig:
     texture: float = 0.0  # weight of the process frames' patch statistics
     motion: float = 0.0  # weight of the process frame differences' patch statistics
     prior: float = 0.0  # weight of the encoded states' distance from N(0, I), against the stationarity penalty
-    statistics_of: str = "process"  # whose frames the statistics terms judge (objective.STATISTICS_OF)
     kernel1_w: int = 0  # width of that first/last kernel for frames that are not square (0: kernel1)
     encoder_width: int = 0  # the encoder's d, where it is narrower than the decoder's (0: width)
     decoder: str = "dcgan"  # each 2x step: dcgan (a transposed convolution, the paper's) or resize (DECODERS)
@@ -284,15 +283,14 @@ class DVAE(TextureModel):
         h1, h2 = self.dynamic_layer(x)
         cfg, half = self.cfg, len(h1)
         k = process_batch(len(y)) if (cfg.texture or cfg.motion) and mask is None else 0
-        drawn = k if cfg.statistics_of == "process" else 0
-        states = [h1, h2, *process_states(self.A, self.B, drawn)] if drawn else [h1, h2]
+        states = [h1, h2, *process_states(self.A, self.B, k)] if k else [h1, h2]
         frames = self.decoder(torch.cat(states)).float()  # (2SB [+ 2k], C, H, W)
         out = torch.cat([frames[:half], frames[half:2 * half]], dim=1)  # (SB, 2C, H, W)
         seen = None if mask is None else mask.repeat_interleave(cfg.channels, dim=1).repeat(samples, 1, 1, 1)
         rec, var = reconstruction_loss(out, y.repeat(samples, 1, 1, 1), seen, cfg)
         self.note_variance(var)
         if k:
-            fake = torch.cat([frames[2 * half:2 * half + k], frames[2 * half + k:]], dim=1) if drawn else out[:k]
+            fake = torch.cat([frames[2 * half:2 * half + k], frames[2 * half + k:]], dim=1)  # (k, 2C, H, W)
             texture, motion = statistics_terms(fake, y[:k], cfg.channels, var, float(out[0].numel()), cfg)
         else:
             texture = motion = rec.new_zeros(())

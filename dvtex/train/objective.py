@@ -28,9 +28,6 @@ RECIPES = {
     # 16 times a per-pixel error (benchmarks/sharp.py measured 4 and 16, and 64 for motion)
     "sharp": dict(likelihood="learnt", texture=16.0, motion=16.0, prior=0.0),
 }
-# Whose frames the statistics terms judge: pairs decoded from the process's own states (the recipe's), or
-# the batch's reconstructions, decoded from the encoded states (no decoder pass of their own).
-STATISTICS_OF = ("process", "reconstructions")
 
 
 def variance(err_mean, cfg):
