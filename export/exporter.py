@@ -52,7 +52,8 @@ def process_metadata(A, B, h0, fps, facts):
 
 
 def write_graph(decoder, meta, path, fp16=False, opset=17):
-    """Trace the frame graph to `path`, with the metadata attached and onnx.checker passed."""
+    """Trace the frame graph to `path`, with the metadata attached and onnx.checker passed. A resize
+    decoder's steps are folded in `decoder` itself (export_model hands it a copy)."""
     import onnx
 
     for module in decoder.modules():  # the resize decoder as the transposed convolutions it runs as
