@@ -41,6 +41,11 @@ DECODERS = ("dcgan", "resize")
 RESIZE_TAPS = torch.tensor([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 
 
+def paper_step(c_in, c_out):
+    """The paper decoder's 2x step: a 4x4 transposed convolution, stride 2, padding 1."""
+    return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1)
+
+
 def resize_kernel(weight):
     """The 4x4 transposed convolution's kernel (c, c', 4, 4) that a resize step's 3x3 conv weight
     (c', c, 3, 3) runs as."""
@@ -152,7 +157,7 @@ class Decoder(nn.Module):
         self.resize = cfg.decoder == "resize"
         for i in range(cfg.layers - 1):
             out = chan // 2 if i < cfg.layers - 2 else cfg.channels
-            step = nn.Conv2d(chan, out, 3, 1, 1) if self.resize else nn.ConvTranspose2d(chan, out, 4, 2, 1)
+            step = nn.Conv2d(chan, out, 3, 1, 1) if self.resize else paper_step(chan, out)
             self.deconv_list.append(step)
             chan = out
         self.ds, self.channels = cfg.ds, cfg.channels
@@ -171,7 +176,7 @@ class Decoder(nn.Module):
             return self
         with torch.no_grad():
             for i, conv in enumerate(self.deconv_list):
-                step = nn.ConvTranspose2d(conv.in_channels, conv.out_channels, 4, 2, 1).to(conv.weight)
+                step = paper_step(conv.in_channels, conv.out_channels).to(conv.weight)
                 step.weight.copy_(resize_kernel(conv.weight))
                 step.bias.copy_(conv.bias)
                 self.deconv_list[i] = step
