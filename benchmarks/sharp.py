@@ -67,7 +67,8 @@ VARIANTS = {
     # the paper's fixed sigma_y2 = 2 with light statistics terms: sharper patches and the process's motion,
     # at less cost to the layout than the recipe's weights (16) take
     "s2+stats w1": dict(recipe="sharp", sigma_y2=2.0, texture=1.0, motion=1.0),
-    # the same light statistics on the preset's own sigma_y2 = 10, whose stronger KL holds the scene clips
+    # the same light statistics on the preset's own sigma_y2 = 10, whose stronger KL holds the paper recipe's
+    # scene clips (with the terms it did not hold them: README)
     "s10+stats w1": dict(recipe="sharp", sigma_y2=10.0, texture=1.0, motion=1.0),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
