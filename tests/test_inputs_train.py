@@ -25,7 +25,7 @@ OPTIONS = [
     (["--mask", "blur:0.5"], "--mask"), (["--method", "lds", "--mask", "rect:0.5"], "complete frames"),
     (["--recipe", "crisp"], "--recipe"), (["--texture", "-1"], "--texture"), (["--texture", "nan"], "--texture"),
     (["--motion", "inf"], "--motion"), (["--prior", "-1"], "--prior"),
-    (["--decoder", "unet"], "--decoder"),
+    (["--decoder", "unet"], "--decoder"), (["--regions", "0"], "--regions"),
 ]
 if not torch.cuda.is_available():
     OPTIONS.append((["--device", "cuda"], "--device cuda"))

@@ -18,9 +18,13 @@ from dvtex.train.textures import simulate
 from conftest import assert_user_error, run_module
 
 
-def fire_frames(count, seed):
-    frames = simulate("fire", count, 64, seed=seed)  # (T, H, W, 3) uint8
+def simulated(name, count, seed):
+    frames = simulate(name, count, 64, seed=seed)  # (T, H, W, 3) uint8
     return torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
+def fire_frames(count, seed):
+    return simulated("fire", count, seed)
 
 
 def blurred(x, passes=3):
@@ -56,6 +60,19 @@ def test_patch_swd_without_the_low_pass_rest_sees_only_the_finest_octaves():
     assert fine(a, b + 0.5) == pytest.approx(fine(a, b), rel=1e-3)  # a shift in brightness is coarse: unseen
     assert mean_swd(a, b + 0.5) > 3 * mean_swd(a, b)  # the low-pass rest sees it
     assert fine(a, blurred(b)) > 2 * fine(a, b)  # the octaves still see blur
+
+
+def test_patch_swd_by_regions_sees_a_scene_moved_out_of_place():
+    def scene(seed):  # fire on the left, water on the right
+        return torch.cat([fire_frames(24, seed)[..., :32], simulated("water", 24, seed)[..., 32:]], dim=3)
+
+    torch.manual_seed(0)
+    a, b = scene(1), scene(2)
+    moved = b.roll(32, dims=3)  # water on the left: the same patches, out of place
+    fine = lambda x, y, regions: mean_swd(x, y, levels=2, low_pass=False, regions=regions)  # noqa: E731
+    assert fine(a, moved, 1) < 3 * fine(a, b, 1)  # the whole frame's octaves see only the seams
+    assert fine(a, moved, 4) > 5 * fine(a, b, 4)  # cell by cell, every patch is in the wrong place
+    assert fine(a, b, 4) < fine(a, blurred(b), 4)  # and the cells still see blur
 
 
 def test_the_learnt_variance_is_the_likelihoods_optimum():
@@ -151,15 +168,16 @@ def test_statistics_terms_move_the_decoder_of_the_process():
     assert model.decoder.deconv_first.weight.grad.abs().sum() > 0 and model.A.grad.abs().sum() > 0
 
 
-def test_a_prior_weight_given_is_trained_with_and_recorded(tmp_path):
+@pytest.mark.parametrize("name, value", [("prior", 0.1), ("regions", 2)])
+def test_a_prior_weight_or_regions_given_is_trained_with_and_recorded(tmp_path, name, value):
     from dvtex.train import train
 
-    ckpt = train(sharp_config(tmp_path, prior=0.1, steps=2))
-    assert ckpt["config"]["prior"] == 0.1 and ckpt["train_config"]["prior"] == 0.1
+    ckpt = train(sharp_config(tmp_path, steps=2, **{name: value}))
+    assert ckpt["config"][name] == value and ckpt["train_config"][name] == value
     proc = run_module("dvtex.export", sharp_config(tmp_path).output, "-o", tmp_path / "p.onnx")
     assert proc.returncode == 0, proc.stderr
     meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "p.onnx")).metadata_props}
-    assert meta["dvtex.prior"] == 0.1
+    assert meta[f"dvtex.{name}"] == value
 
 
 def test_a_sigma_y2_given_fixes_the_variance_of_the_sharp_recipe(tmp_path):

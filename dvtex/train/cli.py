@@ -42,6 +42,9 @@ def parse_args(argv):
     p.add_argument("--motion", type=number(0, 1e6), help="weight of the motion statistics (default: the recipe's)")
     p.add_argument("--prior", type=number(0, 1e6),
                    help="weight of the encoded states' distance from the process's N(0, I) (default: the recipe's)")
+    p.add_argument("--regions", type=int, metavar="G",
+                   help="compare the statistics' patches cell by cell on a G x G grid, so that each part of a scene "
+                        "keeps its place (default 1: the whole frame)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="train until this many steps in all (default 5000)")
     budget.add_argument("--minutes", type=positive, help="train for this many minutes")

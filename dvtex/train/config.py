@@ -34,6 +34,7 @@ class TrainConfig:
     texture: float = None  # weight of the played frames' patch statistics; None: the recipe's
     motion: float = None  # weight of their frame differences' patch statistics; None: the recipe's
     prior: float = None  # weight of the encoded states' distance from N(0, I); None: the recipe's
+    regions: int = 1  # the statistics compare patches within each cell of a regions x regions grid
     grey: bool = False  # grey frames even from a colour source
     aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
@@ -98,7 +99,7 @@ class TrainConfig:
 
     def model_config(self, channels):
         overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width,
-                     "encoder_width": self.encoder_width or 0, "decoder": self.decoder,
+                     "encoder_width": self.encoder_width or 0, "decoder": self.decoder, "regions": self.regions,
                      "kernel1_w": aspect_kernel(self.aspect, PRESETS[self.preset]["kernel1"]), **self.objective()}
         if self.sigma_y2 is not None:
             overrides["sigma_y2"] = self.sigma_y2
@@ -116,7 +117,7 @@ class TrainConfig:
             raise UserError(f"--recipe {self.recipe}: choose {', '.join(RECIPES)}")
         if self.decoder not in DECODERS:
             raise UserError(f"--decoder {self.decoder}: choose {', '.join(DECODERS)}")
-        _at_least(self, {"save_every": 1, "preview_every": 0, "kl_warmup": 0, "seed": 0})
+        _at_least(self, {"save_every": 1, "preview_every": 0, "kl_warmup": 0, "seed": 0, "regions": 1})
         if self.batch is not None:
             _at_least(self, {"batch": 1})
         if self.steps is not None:

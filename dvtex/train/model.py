@@ -70,6 +70,7 @@ class DVAEConfig:
     texture: float = 0.0  # weight of the process frames' patch statistics
     motion: float = 0.0  # weight of the process frame differences' patch statistics
     prior: float = 0.0  # weight of the encoded states' distance from N(0, I), against the stationarity penalty
+    regions: int = 1  # the statistics compare patches cell by cell on a regions x regions grid (objective.patch_swd)
     kernel1_w: int = 0  # width of that first/last kernel for frames that are not square (0: kernel1)
     encoder_width: int = 0  # the encoder's d, where it is narrower than the decoder's (0: width)
     decoder: str = "dcgan"  # each 2x step: dcgan (a transposed convolution, the paper's) or resize (DECODERS)
@@ -84,6 +85,8 @@ class DVAEConfig:
             raise ValueError(f"size {self.size} != kernel1 {self.kernel1} * 2^(layers-1) * ds {self.ds}")
         if self.width % 2 ** max(self.layers - 2, 0):
             raise ValueError(f"width {self.width} must be divisible by 2^(layers-2)")
+        if self.regions < 1:
+            raise ValueError(f"regions {self.regions} is below 1")
         if self.kernel1_w < 0:
             raise ValueError(f"kernel1_w {self.kernel1_w} is negative")
         if self.encoder_width < 0 or self.encoder_width % 2 ** max(self.layers - 2, 0):

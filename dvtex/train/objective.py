@@ -70,33 +70,46 @@ def band_pass(x):
     return x - F.interpolate(F.avg_pool2d(x, 2), size=x.shape[2:], mode="bilinear", align_corners=False)
 
 
-def _projected_swd(fake, real, projections, patch, positions):
-    """Sliced Wasserstein (squared, per projection) between the size x size patches of two sets."""
+def _cells(proj, regions):
+    """(N, P, H, W) projected patches -> (P, cells, N * h * w): the positions of each cell of a regions x
+    regions grid (H and W cropped to multiples of it), so that patches are compared cell by cell."""
+    n, p, h, w = proj.shape
+    g = min(regions, h, w)
+    h, w = h // g * g, w // g * g
+    proj = proj[:, :, :h, :w].reshape(n, p, g, h // g, g, w // g)
+    return proj.permute(1, 2, 4, 0, 3, 5).reshape(p, g * g, -1)
+
+
+def _projected_swd(fake, real, projections, patch, positions, regions):
+    """Sliced Wasserstein (squared, per projection) between the size x size patches of two sets, within
+    each cell of a regions x regions grid; `positions` patches in all, shared among the cells."""
     size = min(patch, fake.shape[2], fake.shape[3])
     dirs = torch.randn(projections, fake.shape[1], size, size, device=fake.device)
     dirs = dirs / dirs.flatten(1).norm(dim=1)[:, None, None, None]
-    pf = F.conv2d(fake, dirs).transpose(0, 1).flatten(1)  # (P, N * H' * W')
-    pr = F.conv2d(real, dirs).transpose(0, 1).flatten(1)
-    m = min(positions, pf.shape[1], pr.shape[1])
-    pf = pf[:, torch.randint(pf.shape[1], (m,), device=pf.device)]
-    pr = pr[:, torch.randint(pr.shape[1], (m,), device=pr.device)]
-    return ((pf.sort(dim=1)[0] - pr.sort(dim=1)[0]) ** 2).mean()
+    pf = _cells(F.conv2d(fake, dirs), regions)  # (P, cells, N * h * w)
+    pr = _cells(F.conv2d(real, dirs), regions)
+    m = min(max(1, positions // pf.shape[1]), pf.shape[2], pr.shape[2])
+    pf = pf[:, :, torch.randint(pf.shape[2], (m,), device=pf.device)]
+    pr = pr[:, :, torch.randint(pr.shape[2], (m,), device=pr.device)]
+    return ((pf.sort(dim=2)[0] - pr.sort(dim=2)[0]) ** 2).mean()
 
 
-def patch_swd(fake, real, projections=32, patch=5, levels=3, positions=4096, low_pass=True):
+def patch_swd(fake, real, projections=32, patch=5, levels=3, positions=4096, low_pass=True, regions=1):
     """Multi-scale sliced Wasserstein distance between the patch distributions of two frame sets
     (N, C, H, W): a Laplacian pyramid's band-pass octaves (finest first) and its low-pass rest, each
     level's patches onto new random unit directions, sorted and compared; the mean over levels. On
     raw patches alone the coarse intensities of a few frames dominate and blur barely registers;
     without the low-pass rest, coarse flicker goes unseen. `low_pass=False` leaves the rest out:
-    the finest `levels` octaves alone."""
+    the finest `levels` octaves alone. `regions` > 1 compares the patches of each cell of a regions x
+    regions grid with the same cell's only: a patch must appear where the real frames show it, which a
+    stationary texture allows anywhere and a scene only in its place."""
     total = fake.new_zeros(())
     for _ in range(levels):
-        total = total + _projected_swd(band_pass(fake), band_pass(real), projections, patch, positions)
+        total = total + _projected_swd(band_pass(fake), band_pass(real), projections, patch, positions, regions)
         fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
     if not low_pass:
         return total / levels
-    total = total + _projected_swd(fake, real, projections, patch, positions)
+    total = total + _projected_swd(fake, real, projections, patch, positions, regions)
     return total / (levels + 1)
 
 
@@ -141,9 +154,10 @@ def statistics_terms(fake_pair, real_pair, channels, var, pixels, cfg):
     if cfg.texture:
         fake = torch.cat([fake_pair[:, :c], fake_pair[:, c:]])
         real = torch.cat([real_pair[:, :c], real_pair[:, c:]])
-        texture = cfg.texture * scale * patch_swd(fake, real)
+        texture = cfg.texture * scale * patch_swd(fake, real, regions=cfg.regions)
     if cfg.motion:
-        motion = cfg.motion * scale * patch_swd(fake_pair[:, c:] - fake_pair[:, :c], real_pair[:, c:] - real_pair[:, :c])
+        motion = cfg.motion * scale * patch_swd(fake_pair[:, c:] - fake_pair[:, :c], real_pair[:, c:] - real_pair[:, :c],
+                                               regions=cfg.regions)
     return texture, motion
 
 
