@@ -5,6 +5,7 @@ runs: ATEN_CPU_CAPABILITY=avx2 and oneDNN capped at AVX2, set before torch loads
 measurement runs in a process of its own).
 
     python benchmarks/step_cost.py --json benchmarks/results/step-cost.json
+    python benchmarks/step_cost.py --variants "sharp,s10 regional w1" --json benchmarks/results/step-cost-regional.json
 """
 
 import argparse
@@ -43,6 +44,8 @@ print(json.dumps({"seconds_per_step": (time.perf_counter() - start) / steps, "ba
 VARIANTS = {"paper": {"recipe": "paper", "batch": 64, "encoder_width": 32},
             "sharp": {"recipe": "sharp", "batch": 64, "encoder_width": 32},
             "sharp resize": {"recipe": "sharp", "batch": 64, "encoder_width": 32, "decoder": "resize"},
+            "s10 regional w1": {"recipe": "sharp", "sigma_y2": 10.0, "texture": 1.0, "motion": 1.0, "regions": 4, "batch": 64,
+                                "encoder_width": 32},
             "cpu default": {"recipe": "paper"}}  # TrainConfig.resolved() decides: batch 32, encoder width 16
 
 
@@ -58,20 +61,24 @@ def main():
     p.add_argument("--steps", type=int, default=60, help="timed steps per measurement (default 60)")
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--json", default="benchmarks/results/step-cost.json")
+    p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
     args = p.parse_args()
+    variants = ["paper", *[v for v in args.variants.split(",") if v != "paper"]]  # every ratio is over the paper's
     rows = []
     for isa in ISAS:
-        for recipe in VARIANTS:
+        for recipe in variants:
             r = measure(recipe, isa, args.warmup, args.steps)
             rows.append({"isa": isa, "recipe": recipe, **r, "pairs_per_s": r["batch"] / r["seconds_per_step"]})
-            print(f"{isa:>7} ({r['capability']}) {recipe:>11}: {r['seconds_per_step'] * 1000:7.1f} ms/step, "
+            print(f"{isa:>7} ({r['capability']}) {recipe:>15}: {r['seconds_per_step'] * 1000:7.1f} ms/step, "
                   f"{rows[-1]['pairs_per_s']:6.0f} pairs/s, {1 / r['seconds_per_step']:5.1f} steps/s", flush=True)
-    ratio = {isa: next(r["seconds_per_step"] for r in rows if r["isa"] == isa and r["recipe"] == "sharp") /
-             next(r["seconds_per_step"] for r in rows if r["isa"] == isa and r["recipe"] == "paper") for isa in ISAS}
-    for isa, x in ratio.items():
-        print(f"{isa}: sharp costs {x:.2f}x the paper recipe per step (bar: 2x)")
-    write_result(args.json, {"benchmark": "step-cost", "rows": rows, "sharp_over_paper": ratio, "bar": 2.0})
-
+    cost = {(r["isa"], r["recipe"]): r["seconds_per_step"] for r in rows}
+    over_paper = {v: {isa: cost[isa, v] / cost[isa, "paper"] for isa in ISAS}
+                  for v in variants if v not in ("paper", "cpu default")}  # at the same batch and encoder width
+    for v, by_isa in over_paper.items():
+        for isa, x in by_isa.items():
+            print(f"{isa}: {v} costs {x:.2f}x the paper recipe per step (bar: 2x)")
+    extra = {"sharp_over_paper": over_paper["sharp"]} if "sharp" in over_paper else {}
+    write_result(args.json, {"benchmark": "step-cost", "rows": rows, "over_paper": over_paper, **extra, "bar": 2.0})
 
 if __name__ == "__main__":
     main()
