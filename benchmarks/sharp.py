@@ -14,8 +14,8 @@ statistics (weights 16) on a fixed sigma_y2 = 2 ("sharp s2"); the VAE + VAR base
 ("vae+var sharp"); and the sharp recipe on the resize decoder ("sharp resize", --decoder resize), also
 with the prior term at 0.1; and the statistics at weight 1 on the fixed sigma_y2 = 2 ("s2+stats w1";
 "s2+stats w4" is the same at weight 4, trained with today's term where --reuse finds no earlier model),
-and on the preset's sigma_y2 = 10 ("s10+stats w1"), also with the patches compared cell by cell on a 4 x 4 grid
-("s10+regional stats w1", --regions 4). Five changes screened at 1,000 steps and reverted (a
+and on the preset's sigma_y2 = 10 ("s10+stats w1"), also with the patches compared cell by cell on a
+4 x 4 grid ("s10+regional stats w1", --regions 4). Five changes screened at 1,000 steps and reverted (a
 layout term, commit a3f06a5; a reach from encoded states, commit b80355b; the encoded states whitened by
 their running law, with and without a spread, commit eae2d15; a learnt frame-pair critic at weights 1
 and 0.1, commit 341826c, and with DiffAugment, commit 9e13354; the statistics judged on the batch's

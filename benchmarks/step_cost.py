@@ -44,8 +44,8 @@ print(json.dumps({"seconds_per_step": (time.perf_counter() - start) / steps, "ba
 VARIANTS = {"paper": {"recipe": "paper", "batch": 64, "encoder_width": 32},
             "sharp": {"recipe": "sharp", "batch": 64, "encoder_width": 32},
             "sharp resize": {"recipe": "sharp", "batch": 64, "encoder_width": 32, "decoder": "resize"},
-            "s10 regional w1": {"recipe": "sharp", "sigma_y2": 10.0, "texture": 1.0, "motion": 1.0, "regions": 4, "batch": 64,
-                                "encoder_width": 32},
+            "s10 regional w1": {"recipe": "sharp", "sigma_y2": 10.0, "texture": 1.0, "motion": 1.0, "regions": 4,
+                                "batch": 64, "encoder_width": 32},
             "cpu default": {"recipe": "paper"}}  # TrainConfig.resolved() decides: batch 32, encoder width 16
 
 
@@ -79,6 +79,7 @@ def main():
             print(f"{isa}: {v} costs {x:.2f}x the paper recipe per step (bar: 2x)")
     extra = {"sharp_over_paper": over_paper["sharp"]} if "sharp" in over_paper else {}
     write_result(args.json, {"benchmark": "step-cost", "rows": rows, "over_paper": over_paper, **extra, "bar": 2.0})
+
 
 if __name__ == "__main__":
     main()

@@ -156,8 +156,8 @@ def statistics_terms(fake_pair, real_pair, channels, var, pixels, cfg):
         real = torch.cat([real_pair[:, :c], real_pair[:, c:]])
         texture = cfg.texture * scale * patch_swd(fake, real, regions=cfg.regions)
     if cfg.motion:
-        motion = cfg.motion * scale * patch_swd(fake_pair[:, c:] - fake_pair[:, :c], real_pair[:, c:] - real_pair[:, :c],
-                                               regions=cfg.regions)
+        fake_motion, real_motion = fake_pair[:, c:] - fake_pair[:, :c], real_pair[:, c:] - real_pair[:, :c]
+        motion = cfg.motion * scale * patch_swd(fake_motion, real_motion, regions=cfg.regions)
     return texture, motion
 
 
