@@ -26,6 +26,8 @@ OPTIONS = [
     (["--recipe", "crisp"], "--recipe"), (["--texture", "-1"], "--texture"), (["--texture", "nan"], "--texture"),
     (["--motion", "inf"], "--motion"), (["--prior", "-1"], "--prior"),
     (["--decoder", "unet"], "--decoder"), (["--regions", "0"], "--regions"),
+    (["--regions", "4", "--regions-from", "4"], "--regions-from 4"), (["--regions-from", "-1"], "--regions-from"),
+    (["--regions-from", "2"], "give --regions G"),
 ]
 if not torch.cuda.is_available():
     OPTIONS.append((["--device", "cuda"], "--device cuda"))

@@ -75,6 +75,22 @@ def test_patch_swd_by_regions_sees_a_scene_moved_out_of_place():
     assert fine(a, b, 4) < fine(a, blurred(b), 4)  # and the cells still see blur
 
 
+def test_regions_from_cuts_only_the_coarse_levels_into_cells():
+    def scene(seed):  # fire on the left, water on the right
+        return torch.cat([fire_frames(24, seed)[..., :32], simulated("water", 24, seed)[..., 32:]], dim=3)
+
+    a, moved = scene(1), scene(2).roll(32, dims=3)
+
+    def swd(regions, regions_from, low_pass=False):
+        torch.manual_seed(0)  # the same directions and positions each time
+        return patch_swd(a, moved, levels=2, low_pass=low_pass, regions=regions, regions_from=regions_from).item()
+
+    assert swd(4, 2) == swd(1, 0)  # both octaves finer than level 2: compared over the whole frame
+    assert swd(4, 1) > 2 * swd(1, 0)  # the second octave cut into cells sees the halves swapped
+    assert swd(4, 2, low_pass=True) > swd(1, 0, low_pass=True)  # the low-pass rest, level 2, is cut
+    assert swd(4, 0) > swd(4, 1)  # and every level cut sees more
+
+
 def test_the_learnt_variance_is_the_likelihoods_optimum():
     cfg = DVAEConfig(size=32, layers=4, width=8, likelihood="learnt")
     err = torch.rand(16, 100) ** 2  # squared errors of 16 items, 100 pixels each
@@ -168,16 +184,17 @@ def test_statistics_terms_move_the_decoder_of_the_process():
     assert model.decoder.deconv_first.weight.grad.abs().sum() > 0 and model.A.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("name, value", [("prior", 0.1), ("regions", 2)])
-def test_a_prior_weight_or_regions_given_is_trained_with_and_recorded(tmp_path, name, value):
+@pytest.mark.parametrize("given", [{"prior": 0.1}, {"regions": 2}, {"regions": 2, "regions_from": 2}])
+def test_a_prior_weight_or_regions_given_is_trained_with_and_recorded(tmp_path, given):
     from dvtex.train import train
 
-    ckpt = train(sharp_config(tmp_path, steps=2, **{name: value}))
-    assert ckpt["config"][name] == value and ckpt["train_config"][name] == value
+    ckpt = train(sharp_config(tmp_path, steps=2, **given))
     proc = run_module("dvtex.export", sharp_config(tmp_path).output, "-o", tmp_path / "p.onnx")
     assert proc.returncode == 0, proc.stderr
     meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "p.onnx")).metadata_props}
-    assert meta[f"dvtex.{name}"] == value
+    for name, value in given.items():
+        assert ckpt["config"][name] == value and ckpt["train_config"][name] == value
+        assert meta[f"dvtex.{name}"] == value
 
 
 def test_a_sigma_y2_given_fixes_the_variance_of_the_sharp_recipe(tmp_path):

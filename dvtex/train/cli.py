@@ -45,6 +45,9 @@ def parse_args(argv):
     p.add_argument("--regions", type=int, metavar="G",
                    help="compare the statistics' patches cell by cell on a G x G grid, so that each part of a scene "
                         "keeps its place (default 1: the whole frame)")
+    p.add_argument("--regions-from", type=int, metavar="L",
+                   help="cut only the pyramid levels from L on into those cells: 0 the finest octave, 3 the low-pass "
+                        "rest; the finer octaves are compared over the whole frame (default 0: every level)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="train until this many steps in all (default 5000)")
     budget.add_argument("--minutes", type=positive, help="train for this many minutes")

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from dvtex.errors import UserError
 from dvtex.train.baselines import METHODS, model_class
 from dvtex.train.model import DECODERS, PRESETS, DVAEConfig
-from dvtex.train.objective import RECIPES
+from dvtex.train.objective import OCTAVES, RECIPES
 
 DEFAULT_STEPS = 5000
 CPU_BATCH = 32  # the paper recipe's batch on a CPU (TrainConfig.resolved)
@@ -35,6 +35,7 @@ class TrainConfig:
     motion: float = None  # weight of their frame differences' patch statistics; None: the recipe's
     prior: float = None  # weight of the encoded states' distance from N(0, I); None: the recipe's
     regions: int = 1  # the statistics compare patches within each cell of a regions x regions grid
+    regions_from: int = 0  # ... on the pyramid levels from this one on (0 the finest octave, OCTAVES the low-pass rest)
     grey: bool = False  # grey frames even from a colour source
     aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
@@ -100,6 +101,7 @@ class TrainConfig:
     def model_config(self, channels):
         overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width,
                      "encoder_width": self.encoder_width or 0, "decoder": self.decoder, "regions": self.regions,
+                     "regions_from": self.regions_from,
                      "kernel1_w": aspect_kernel(self.aspect, PRESETS[self.preset]["kernel1"]), **self.objective()}
         if self.sigma_y2 is not None:
             overrides["sigma_y2"] = self.sigma_y2
@@ -117,7 +119,14 @@ class TrainConfig:
             raise UserError(f"--recipe {self.recipe}: choose {', '.join(RECIPES)}")
         if self.decoder not in DECODERS:
             raise UserError(f"--decoder {self.decoder}: choose {', '.join(DECODERS)}")
-        _at_least(self, {"save_every": 1, "preview_every": 0, "kl_warmup": 0, "seed": 0, "regions": 1})
+        _at_least(self, {"save_every": 1, "preview_every": 0, "kl_warmup": 0, "seed": 0, "regions": 1,
+                          "regions_from": 0})
+        if self.regions_from > OCTAVES:
+            raise UserError(f"--regions-from {self.regions_from}: choose a pyramid level from 0 (the finest octave) "
+                            f"to {OCTAVES} (the low-pass rest)")
+        if self.regions_from and self.regions == 1:
+            raise UserError(f"--regions-from {self.regions_from} says which levels --regions cuts into cells; "
+                            "give --regions G above 1 too, or drop it")
         if self.batch is not None:
             _at_least(self, {"batch": 1})
         if self.steps is not None:

@@ -19,8 +19,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dvtex.train.objective import (penalty_weight, prior_term, process_batch, process_states, reconstruction_loss,
-                                   statistics_terms)
+from dvtex.train.objective import (OCTAVES, penalty_weight, prior_term, process_batch, process_states,
+                                   reconstruction_loss, statistics_terms)
 
 # The paper's Table 1: resolution, conv layers, first kernel, output variance.
 PRESETS = {
@@ -71,6 +71,7 @@ class DVAEConfig:
     motion: float = 0.0  # weight of the process frame differences' patch statistics
     prior: float = 0.0  # weight of the encoded states' distance from N(0, I), against the stationarity penalty
     regions: int = 1  # the statistics compare patches cell by cell on a regions x regions grid (objective.patch_swd)
+    regions_from: int = 0  # ... on the pyramid levels from this one on (0 the finest octave, OCTAVES the low-pass rest)
     kernel1_w: int = 0  # width of that first/last kernel for frames that are not square (0: kernel1)
     encoder_width: int = 0  # the encoder's d, where it is narrower than the decoder's (0: width)
     decoder: str = "dcgan"  # each 2x step: dcgan (a transposed convolution, the paper's) or resize (DECODERS)
@@ -87,6 +88,8 @@ class DVAEConfig:
             raise ValueError(f"width {self.width} must be divisible by 2^(layers-2)")
         if self.regions < 1:
             raise ValueError(f"regions {self.regions} is below 1")
+        if not 0 <= self.regions_from <= OCTAVES:
+            raise ValueError(f"regions_from {self.regions_from} is not a pyramid level 0-{OCTAVES}")
         if self.kernel1_w < 0:
             raise ValueError(f"kernel1_w {self.kernel1_w} is negative")
         if self.encoder_width < 0 or self.encoder_width % 2 ** max(self.layers - 2, 0):

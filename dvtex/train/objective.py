@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 VARIANCE_FLOOR = (2 / 255) ** 2  # one grey level in [-1, 1]: below it, the error is quantisation
+OCTAVES = 3  # the statistics' pyramid: band-pass levels 0 (the finest) to 2, and level 3 the low-pass rest
 RECIPES = {
     # the paper: a fixed output variance (the preset's sigma_y2), the ELBO alone
     "paper": dict(likelihood="fixed", texture=0.0, motion=0.0, prior=0.0),
@@ -94,7 +95,8 @@ def _projected_swd(fake, real, projections, patch, positions, regions):
     return ((pf.sort(dim=2)[0] - pr.sort(dim=2)[0]) ** 2).mean()
 
 
-def patch_swd(fake, real, projections=32, patch=5, levels=3, positions=4096, low_pass=True, regions=1):
+def patch_swd(fake, real, projections=32, patch=5, levels=OCTAVES, positions=4096, low_pass=True, regions=1,
+              regions_from=0):
     """Multi-scale sliced Wasserstein distance between the patch distributions of two frame sets
     (N, C, H, W): a Laplacian pyramid's band-pass octaves (finest first) and its low-pass rest, each
     level's patches onto new random unit directions, sorted and compared; the mean over levels. On
@@ -102,14 +104,18 @@ def patch_swd(fake, real, projections=32, patch=5, levels=3, positions=4096, low
     without the low-pass rest, coarse flicker goes unseen. `low_pass=False` leaves the rest out:
     the finest `levels` octaves alone. `regions` > 1 compares the patches of each cell of a regions x
     regions grid with the same cell's only: a patch must appear where the real frames show it, which a
-    stationary texture allows anywhere and a scene only in its place."""
+    stationary texture allows anywhere and a scene only in its place. Only the levels from `regions_from`
+    on (0 the finest octave, `levels` the low-pass rest) are cut into cells: a scene's layout lives in
+    the coarse levels, and the fine octaves' detail, compared over the whole frame, keeps all its samples."""
     total = fake.new_zeros(())
-    for _ in range(levels):
-        total = total + _projected_swd(band_pass(fake), band_pass(real), projections, patch, positions, regions)
+    for level in range(levels):
+        cells = regions if level >= regions_from else 1
+        total = total + _projected_swd(band_pass(fake), band_pass(real), projections, patch, positions, cells)
         fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
     if not low_pass:
         return total / levels
-    total = total + _projected_swd(fake, real, projections, patch, positions, regions)
+    cells = regions if levels >= regions_from else 1
+    total = total + _projected_swd(fake, real, projections, patch, positions, cells)
     return total / (levels + 1)
 
 
@@ -151,13 +157,14 @@ def statistics_terms(fake_pair, real_pair, channels, var, pixels, cfg):
     c = channels
     scale = 0.5 * pixels / var  # in the units of the reconstruction term
     texture = motion = var.new_zeros(())
+    cells = {"regions": cfg.regions, "regions_from": cfg.regions_from}
     if cfg.texture:
         fake = torch.cat([fake_pair[:, :c], fake_pair[:, c:]])
         real = torch.cat([real_pair[:, :c], real_pair[:, c:]])
-        texture = cfg.texture * scale * patch_swd(fake, real, regions=cfg.regions)
+        texture = cfg.texture * scale * patch_swd(fake, real, **cells)
     if cfg.motion:
         fake_motion, real_motion = fake_pair[:, c:] - fake_pair[:, :c], real_pair[:, c:] - real_pair[:, :c]
-        motion = cfg.motion * scale * patch_swd(fake_motion, real_motion, regions=cfg.regions)
+        motion = cfg.motion * scale * patch_swd(fake_motion, real_motion, **cells)
     return texture, motion
 
 
