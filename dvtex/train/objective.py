@@ -107,15 +107,14 @@ def patch_swd(fake, real, projections=32, patch=5, levels=OCTAVES, positions=409
     stationary texture allows anywhere and a scene only in its place. Only the levels from `regions_from`
     on (0 the finest octave, `levels` the low-pass rest) are cut into cells: a scene's layout lives in
     the coarse levels, and the fine octaves' detail, compared over the whole frame, keeps all its samples."""
+    cells = lambda level: regions if level >= regions_from else 1  # noqa: E731
     total = fake.new_zeros(())
     for level in range(levels):
-        cells = regions if level >= regions_from else 1
-        total = total + _projected_swd(band_pass(fake), band_pass(real), projections, patch, positions, cells)
+        total = total + _projected_swd(band_pass(fake), band_pass(real), projections, patch, positions, cells(level))
         fake, real = F.avg_pool2d(fake, 2), F.avg_pool2d(real, 2)
     if not low_pass:
         return total / levels
-    cells = regions if levels >= regions_from else 1
-    total = total + _projected_swd(fake, real, projections, patch, positions, cells)
+    total = total + _projected_swd(fake, real, projections, patch, positions, cells(levels))
     return total / (levels + 1)
 
 
