@@ -19,9 +19,22 @@ scores them against its source as the texture benchmarks do (KID, SWD, motion ra
 
     python benchmarks/latent_law.py runs/bench-sharp-six/*-sharp*.pt --json benchmarks/results/latent-law.json
     python benchmarks/latent_law.py runs/bench-sharp-six/*-sharp.pt --score --json benchmarks/results/latent-law-play.json
+
+--holes asks where a model's broken frames come from. It decodes states of the played law N(0, I), of
+the law the decoder is trained on (the aggregate posterior: N(m, S) with S the encoder means'
+covariance plus their mean posterior variance) and the training pairs' own posterior draws. A frame
+is broken when somewhere (an 8 x 8 cell) it is further from every training frame's same cell than any
+of the source's even frames is from all of its odd ones (local_novelty). It prints the share of broken frames of each, S's eigenvalues, and how far broken states
+lie along each of S's directions. It then scores the played frames three ways: as played, with each
+broken frame replaced by the one before it (what the broken frames cost), and on the aggregate law
+(h = m + S^(1/2) u, u the process as played). Beside each checkpoint it writes NAME-holes.png: the 12
+played frames that are most unlike the training frames somewhere, most unlike first.
+
+    python benchmarks/latent_law.py runs/diag/*.pt --holes --json benchmarks/results/holes-fire-3000.json
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -51,6 +64,93 @@ def encoded_states(model, seqs, limit=512):
     y, _ = pairs.batch(idx)
     with torch.no_grad():
         return model.encode(y)[0].double(), model.cfg.n
+
+
+def aggregate_law(model, seqs):
+    """The states the decoder is trained on, as a Gaussian: the mean m of the encoder means h of the
+    training pairs and S = cov(h) + mean posterior variance; (m, S), float64 numpy."""
+    import numpy as np
+    import torch
+
+    from dvtex.train.data import FramePairs
+
+    pairs = FramePairs(seqs, torch.device("cpu"))
+    y, _ = pairs.batch(torch.arange(len(pairs)))
+    with torch.no_grad():
+        mu, logvar = (t[:, :model.cfg.n].double().numpy() for t in model.encode(y))
+    return mu.mean(0), np.cov(mu.T) + np.diag(np.exp(logvar).mean(0)), mu, np.exp(logvar)
+
+
+def local_novelty(frames, real, block=8):
+    """How unlike the real frames each frame (T, H, W, C) uint8 is where it is most unlike them: for each
+    block x block cell, the RMS distance (grey levels) to the nearest real frame's same cell; the largest
+    over the cells. A row of dots across an otherwise good frame scores high; a frame's RMS distance to
+    its nearest real frame, over the whole frame, barely moves."""
+    import numpy as np
+    import torch
+
+    def cells(f):
+        t = torch.from_numpy(np.ascontiguousarray(f)).float()
+        T, H, W, C = t.shape
+        t = t.reshape(T, H // block, block, W // block, block, C).permute(1, 3, 0, 2, 4, 5)
+        return t.reshape((H // block) * (W // block), T, block * block * C)
+
+    fake, ref = cells(frames), cells(real)
+    worst = torch.stack([torch.cdist(f, r).min(1).values for f, r in zip(fake, ref)]).max(0).values
+    return (worst / fake.shape[2] ** 0.5).numpy()
+
+
+def holes(path, fid_frames, seed=0, draws=4000):
+    """Where a model's broken frames come from: see --holes in this module's docstring."""
+    import numpy as np
+
+    from dvtex.dynamics import played_pair, sample_path
+    from dvtex.eval.reports import contact_sheet
+    from dvtex.eval.scoring import Scorer
+    from dvtex.train.checkpoint import load_checkpoint
+    from dvtex.train.synthesis import decode_frames
+
+    ckpt = load_checkpoint(path)
+    if ckpt.get("method", "dvae") != "dvae":
+        return None
+    model, seqs = trained_on(ckpt)
+    real, n = seqs[0].frames, model.cfg.n
+    mean, cov, mu, var = aggregate_law(model, seqs)
+    w, V = np.linalg.eigh(cov)
+    root = (V * np.sqrt(w)) @ V.T
+    rng = np.random.default_rng([seed, 3])
+    z = rng.standard_normal((draws, n))
+    limit = float(local_novelty(real[::2], real[1::2]).max())
+    broken = local_novelty(decode_frames(model, z), real) > limit
+    share = lambda states: float((local_novelty(decode_frames(model, states), real) > limit).mean())  # noqa: E731
+    c = np.abs(z @ V)  # (draws, n): each state's size along S's eigen-directions, narrowest first
+    row = {"model": os.path.basename(path), "broken_limit": limit, "aggregate_eigenvalues": w.tolist(),
+           "broken_share": {"process": float(broken.mean()),
+                            "aggregate_law": share(mean + rng.standard_normal((draws, n)) @ root),
+                            "posterior_draws": share(mu + np.sqrt(var) * rng.standard_normal(mu.shape))},
+           "broken_along_direction": (c[broken].mean(0) / c.mean(0)).tolist() if broken.any() else None}
+    A, B = played_pair(*(p.detach().double().numpy() for p in (model.A, model.B)))
+    h0 = ckpt["h0"][seed % len(ckpt["h0"])].double().numpy()
+    h = sample_path(A, B, h0, len(real), np.random.default_rng(seed))
+    played_frames = decode_frames(model, h)
+    held = played_frames.copy()
+    novelty = local_novelty(played_frames, real)
+    played_broken = novelty > limit
+    sheet = os.path.splitext(path)[0] + "-holes.png"
+    contact_sheet({"most novel": played_frames[np.argsort(-novelty)[:12]]}, sheet, columns=12, stride=1)
+    for t in range(1, len(held)):
+        if played_broken[t]:
+            held[t] = held[t - 1]
+    u = sample_path(A, B, np.linalg.solve(root, h0 - mean), len(real), np.random.default_rng(seed))
+    scorer = Scorer(real, fid_frames, print)
+    for name, frames in (("as_played", played_frames), ("broken_held", held),
+                         ("aggregate_law", decode_frames(model, mean + u @ root))):
+        s = scorer(frames)
+        row[name] = {k: s[k] for k in ("kid", "swd", "motion_ratio", "copy_ratio")}
+    row["as_played"]["broken_frames"] = int(played_broken.sum())
+    print(f"{row['model']}: " + json.dumps({k: row[k] for k in ("broken_share", "as_played", "broken_held",
+                                                                 "aggregate_law")}), flush=True)
+    return row
 
 
 LAWS = ("as_played", "encoder_innovations", "encoded_states", "learnt_A_encoded_law")
@@ -140,10 +240,25 @@ def main():
     p.add_argument("--score", action="store_true", help="play each model with N(0, I) innovations and with the "
                                                         "encoder's, and score both")
     p.add_argument("--fid-frames", type=int, default=100)
+    p.add_argument("--holes", action="store_true", help="where the broken played frames come from: decode "
+                                                        "states of the played and the trained-on law, and score")
     args = p.parse_args()
     import torch
 
     torch.manual_seed(0)
+    if args.holes:
+        rows = [r for r in (holes(path, args.fid_frames) for path in args.checkpoints) if r is not None]
+        print("| model | broken: process / aggregate law / posterior draws | narrowest eigenvalues | KID x1000: "
+              "as played / broken held / aggregate law | motion ratio |")
+        print("| --- | --- | --- | --- | --- |")
+        for r in rows:
+            ways = ("as_played", "broken_held", "aggregate_law")
+            print(f"| {r['model']} | " + " / ".join(f"{100 * v:.1f}%" for v in r["broken_share"].values())
+                  + " | " + ", ".join(f"{v:.2f}" for v in r["aggregate_eigenvalues"][:3]) + " | "
+                  + " / ".join(f"{1000 * r[w]['kid']:.0f}" if r[w]["kid"] is not None else "-" for w in ways) + " | "
+                  + " / ".join(f"{r[w]['motion_ratio']:.2f}" for w in ways) + " |")
+        write_result(args.json, {"benchmark": "latent-holes", "results": rows})
+        return
     if args.score:
         rows = [r for r in (score_laws(path, args.fid_frames) for path in args.checkpoints) if r is not None]
         laws = LAWS
