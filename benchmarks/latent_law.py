@@ -24,8 +24,10 @@ scores them against its source as the texture benchmarks do (KID, SWD, motion ra
 the law the decoder is trained on (the aggregate posterior: N(m, S) with S the encoder means'
 covariance plus their mean posterior variance) and the training pairs' own posterior draws. A frame
 is broken when somewhere (an 8 x 8 cell) it is further from every training frame's same cell than any
-of the source's even frames is from all of its odd ones (local_novelty). It prints the share of broken frames of each, S's eigenvalues, and how far broken states
-lie along each of S's directions. It then scores the played frames three ways: as played, with each
+of the source's even frames is from all of its odd ones (local_novelty). It prints the share of broken
+frames of each, S's eigenvalues, and how far broken states lie along each of S's directions; the JSON
+adds the mean posterior variance per coordinate and the median distance from each training pair's
+encoder mean to its nearest neighbour's (how far apart the posteriors the decoder is taught on lie). It then scores the played frames three ways: as played, with each
 broken frame replaced by the one before it (what the broken frames cost), and on the aggregate law
 (h = m + S^(1/2) u, u the process as played). Beside each checkpoint it writes NAME-holes.png: the 12
 played frames that are most unlike the training frames somewhere, most unlike first.
@@ -124,7 +126,9 @@ def holes(path, fid_frames, seed=0, draws=4000):
     broken = local_novelty(decode_frames(model, z), real) > limit
     share = lambda states: float((local_novelty(decode_frames(model, states), real) > limit).mean())  # noqa: E731
     c = np.abs(z @ V)  # (draws, n): each state's size along S's eigen-directions, narrowest first
+    gaps = np.linalg.norm(mu[:, None] - mu[None], axis=2) + np.diag(np.full(len(mu), np.inf))
     row = {"model": os.path.basename(path), "broken_limit": limit, "aggregate_eigenvalues": w.tolist(),
+           "posterior_variance": var.mean(0).tolist(), "neighbour_distance": float(np.median(gaps.min(1))),
            "broken_share": {"process": float(broken.mean()),
                             "aggregate_law": share(mean + rng.standard_normal((draws, n)) @ root),
                             "posterior_draws": share(mu + np.sqrt(var) * rng.standard_normal(mu.shape))},
