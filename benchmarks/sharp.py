@@ -13,11 +13,11 @@ calibration?); the sharp recipe with the prior term at weights 1, 0.1, 0.03 and 
 statistics (weights 16) on a fixed sigma_y2 = 2 ("sharp s2"); the VAE + VAR baseline on the sharp recipe
 ("vae+var sharp"); and the sharp recipe on the resize decoder ("sharp resize", --decoder resize), also
 with the prior term at 0.1; and the statistics at weight 1 on the fixed sigma_y2 = 2 ("s2+stats w1";
-"s2+stats w4" is the same at weight 4, trained with today's term where --reuse finds no earlier model;
-"s2+stats w1 prior 0.1" adds the prior term at 0.1),
+"s2+stats w4" is the same at weight 4, trained with today's term where --reuse finds no earlier model),
 and on the preset's sigma_y2 = 10 ("s10+stats w1"), also with the patches compared cell by cell on a
 4 x 4 grid ("s10+regional stats w1", --regions 4) or on the two coarsest pyramid levels only ("s10+coarse
-cells w1", --regions-from 2). Five changes screened at 1,000 steps and reverted (a
+cells w1", --regions-from 2); and "s2+stats w1 prior 0.1", the light statistics on sigma_y2 = 2 with the
+prior term at 0.1. Five changes screened at 1,000 steps and reverted (a
 layout term, commit a3f06a5; a reach from encoded states, commit b80355b; the encoded states whitened by
 their running law, with and without a spread, commit eae2d15; a learnt frame-pair critic at weights 1
 and 0.1, commit 341826c, and with DiffAugment, commit 9e13354; the statistics judged on the batch's
@@ -73,15 +73,15 @@ VARIANTS = {
     # the same light statistics on the preset's own sigma_y2 = 10, whose stronger KL holds the paper recipe's
     # scene clips (with the terms it did not hold them: README)
     "s10+stats w1": dict(recipe="sharp", sigma_y2=10.0, texture=1.0, motion=1.0),
-    # the light statistics on sigma_y2 = 2 with the prior term at 0.1: the encoded states pulled out to fill the
-    # played N(0, I) along every direction, where latent_law.py --holes found the decoder untaught
-    "s2+stats w1 prior 0.1": dict(recipe="sharp", sigma_y2=2.0, texture=1.0, motion=1.0, prior=0.1),
     # the same, with the patches compared cell by cell on a 4 x 4 grid (16 x 16 pixels at 64 x 64): a face's
     # patches may then appear only where the face is
     "s10+regional stats w1": dict(recipe="sharp", sigma_y2=10.0, texture=1.0, motion=1.0, regions=4),
     # the cells on the coarse levels only (the 16 x 16 octave and the 8 x 8 low-pass rest), the two finer
     # octaves over the whole frame: a scene's layout held, a texture's detail sampled everywhere
     "s10+coarse cells w1": dict(recipe="sharp", sigma_y2=10.0, texture=1.0, motion=1.0, regions=4, regions_from=2),
+    # the light statistics on sigma_y2 = 2 with the prior term at 0.1: the encoded states pulled out to fill the
+    # played N(0, I) along every direction, where latent_law.py --holes found the decoder untaught
+    "s2+stats w1 prior 0.1": dict(recipe="sharp", sigma_y2=2.0, texture=1.0, motion=1.0, prior=0.1),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.
