@@ -27,9 +27,10 @@ is broken when somewhere (an 8 x 8 cell) it is further from every training frame
 of the source's even frames is from all of its odd ones (local_novelty). It prints the share of broken
 frames of each, S's eigenvalues, and how far broken states lie along each of S's directions; the JSON
 adds the mean posterior variance per coordinate and the median distance from each training pair's
-encoder mean to its nearest neighbour's (how far apart the posteriors the decoder is taught on lie). It then scores the played frames three ways: as played, with each
-broken frame replaced by the one before it (what the broken frames cost), and on the aggregate law
-(h = m + S^(1/2) u, u the process as played). Beside each checkpoint it writes NAME-holes.png: the 12
+encoder mean to its nearest neighbour's (how far apart the posteriors the decoder is taught on lie).
+It then scores the played frames three ways: as played, with each broken frame replaced by the one
+before it (what the broken frames cost), and on the aggregate law (h = m + S^(1/2) u, u the process
+as played). Beside each checkpoint it writes NAME-holes.png: the 12
 played frames that are most unlike the training frames somewhere, most unlike first.
 
     python benchmarks/latent_law.py runs/diag/*.pt --holes --json benchmarks/results/holes-fire-3000.json
@@ -55,31 +56,33 @@ def trained_on(ckpt):
                                  grey=model.cfg.channels == 1)
 
 
-def encoded_states(model, seqs, limit=512):
-    """The encoder means x = (x1, x2) of up to `limit` of the training pairs, (k, 2n)."""
+def encoded_pairs(model, seqs, limit=None):
+    """The encoder's means and log-variances of x = (x1, x2), (k, 2n) each, for `limit` of the training
+    pairs spread evenly over them, or for every pair."""
     import torch
 
     from dvtex.train.data import FramePairs
 
     pairs = FramePairs(seqs, torch.device("cpu"))
-    idx = torch.linspace(0, len(pairs) - 1, min(limit, len(pairs))).long()
+    idx = torch.arange(len(pairs)) if limit is None else \
+        torch.linspace(0, len(pairs) - 1, min(limit, len(pairs))).long()
     y, _ = pairs.batch(idx)
     with torch.no_grad():
-        return model.encode(y)[0].double(), model.cfg.n
+        return model.encode(y)
+
+
+def encoded_states(model, seqs, limit=512):
+    """The encoder means x = (x1, x2) of up to `limit` of the training pairs, (k, 2n)."""
+    return encoded_pairs(model, seqs, limit)[0].double(), model.cfg.n
 
 
 def aggregate_law(model, seqs):
-    """The states the decoder is trained on, as a Gaussian: the mean m of the encoder means h of the
-    training pairs and S = cov(h) + mean posterior variance; (m, S), float64 numpy."""
+    """The states the decoder is trained on, as a Gaussian: the mean m of the encoder means h of all the
+    training pairs and S = cov(h) + mean posterior variance; (m, S, h, the posterior variances), float64
+    numpy."""
     import numpy as np
-    import torch
 
-    from dvtex.train.data import FramePairs
-
-    pairs = FramePairs(seqs, torch.device("cpu"))
-    y, _ = pairs.batch(torch.arange(len(pairs)))
-    with torch.no_grad():
-        mu, logvar = (t[:, :model.cfg.n].double().numpy() for t in model.encode(y))
+    mu, logvar = (t[:, :model.cfg.n].double().numpy() for t in encoded_pairs(model, seqs))
     return mu.mean(0), np.cov(mu.T) + np.diag(np.exp(logvar).mean(0)), mu, np.exp(logvar)
 
 
@@ -123,15 +126,19 @@ def holes(path, fid_frames, seed=0, draws=4000):
     rng = np.random.default_rng([seed, 3])
     z = rng.standard_normal((draws, n))
     limit = float(local_novelty(real[::2], real[1::2]).max())
-    broken = local_novelty(decode_frames(model, z), real) > limit
-    share = lambda states: float((local_novelty(decode_frames(model, states), real) > limit).mean())  # noqa: E731
+
+    def broken_of(states):
+        return local_novelty(decode_frames(model, states), real) > limit
+
+    broken = broken_of(z)
     c = np.abs(z @ V)  # (draws, n): each state's size along S's eigen-directions, narrowest first
     gaps = np.linalg.norm(mu[:, None] - mu[None], axis=2) + np.diag(np.full(len(mu), np.inf))
+    aggregate = mean + rng.standard_normal((draws, n)) @ root
+    posterior = mu + np.sqrt(var) * rng.standard_normal(mu.shape)
     row = {"model": os.path.basename(path), "broken_limit": limit, "aggregate_eigenvalues": w.tolist(),
            "posterior_variance": var.mean(0).tolist(), "neighbour_distance": float(np.median(gaps.min(1))),
-           "broken_share": {"process": float(broken.mean()),
-                            "aggregate_law": share(mean + rng.standard_normal((draws, n)) @ root),
-                            "posterior_draws": share(mu + np.sqrt(var) * rng.standard_normal(mu.shape))},
+           "broken_share": {"process": float(broken.mean()), "aggregate_law": float(broken_of(aggregate).mean()),
+                            "posterior_draws": float(broken_of(posterior).mean())},
            "broken_along_direction": (c[broken].mean(0) / c.mean(0)).tolist() if broken.any() else None}
     A, B = played_pair(*(p.detach().double().numpy() for p in (model.A, model.B)))
     h0 = ckpt["h0"][seed % len(ckpt["h0"])].double().numpy()
