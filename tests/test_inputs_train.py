@@ -28,6 +28,7 @@ OPTIONS = [
     (["--decoder", "unet"], "--decoder"), (["--regions", "0"], "--regions"),
     (["--regions", "4", "--regions-from", "4"], "--regions-from 4"), (["--regions-from", "-1"], "--regions-from"),
     (["--regions-from", "2"], "give --regions G"),
+    (["--levels", "0"], "--levels 0"), (["--levels", "5"], "--levels 5"),
 ]
 if not torch.cuda.is_available():
     OPTIONS.append((["--device", "cuda"], "--device cuda"))

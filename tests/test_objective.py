@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from dvtex.train.checkpoint import load_checkpoint, save_checkpoint
 from dvtex.train.model import DVAEConfig
 from dvtex.train.objective import (VARIANCE_FLOOR, band_pass, patch_swd, penalty_weight, prior_mismatch, reconstruction,
-                                   variance)
+                                   statistics_terms, variance)
 from dvtex.train.textures import simulate
 
 from conftest import assert_user_error, run_module
@@ -89,6 +89,26 @@ def test_regions_from_cuts_only_the_coarse_levels_into_cells():
     assert swd(4, 1) > 2 * swd(1, 0)  # the second octave cut into cells sees the halves swapped
     assert swd(4, 2, low_pass=True) > swd(1, 0, low_pass=True)  # the low-pass rest, level 2, is cut
     assert swd(4, 0) > swd(4, 1)  # and every level cut sees more
+
+
+def test_levels_leave_the_coarse_layout_out_of_both_terms():
+    """--levels 2: the texture and motion terms compare the two finest octaves alone, so a change of
+    brightness, coarse, costs nothing there and much with every level; blur still costs."""
+    a, b = fire_frames(24, seed=1), fire_frames(24, seed=2)
+    pair = lambda x: torch.cat([x[:12], x[12:]], dim=1)  # noqa: E731  12 pairs (B, 2C, H, W)
+    ramp = torch.linspace(0, 1, 64)[None, None, None, :]  # a change of brightness over the frame, and over time
+    brighter = torch.cat([b[:12], b[12:] + 0.6 * ramp], dim=1)
+
+    def terms(fake, levels):
+        torch.manual_seed(0)  # the same directions and positions each time
+        cfg = DVAEConfig(size=64, layers=5, width=16, texture=1.0, motion=1.0, levels=levels)
+        return [t.item() for t in statistics_terms(fake, pair(a), 3, torch.tensor(1.0), 1.0, cfg)]
+
+    same, shifted, soft = terms(pair(b), 2), terms(brighter, 2), terms(pair(blurred(b)), 2)
+    assert shifted == pytest.approx(same, rel=0.05)  # texture and motion alike: the ramp is coarse
+    assert soft[0] > 2 * same[0]
+    every_level_same, every_level_shifted = terms(pair(b), 4), terms(brighter, 4)
+    assert every_level_shifted[0] > 3 * every_level_same[0] and every_level_shifted[1] > 3 * every_level_same[1]
 
 
 def test_the_learnt_variance_is_the_likelihoods_optimum():
@@ -184,7 +204,8 @@ def test_statistics_terms_move_the_decoder_of_the_process():
     assert model.decoder.deconv_first.weight.grad.abs().sum() > 0 and model.A.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("given", [{"prior": 0.1}, {"regions": 2}, {"regions": 2, "regions_from": 2}])
+@pytest.mark.parametrize("given", [{"prior": 0.1}, {"regions": 2}, {"regions": 2, "regions_from": 2},
+                                   {"levels": 2}])
 def test_a_prior_weight_or_regions_given_is_trained_with_and_recorded(tmp_path, given):
     from dvtex.train import train
 

@@ -85,7 +85,7 @@ class LDS(_Process):
     method = "lds"
     learns_from_masks = False
     learns_by_steps = False
-    ignores = ("sigma_y2", "recipe", "texture", "motion", "prior", "regions", "regions_from", "decoder", "batch", "lr",
+    ignores = ("sigma_y2", "recipe", "texture", "motion", "prior", "regions", "regions_from", "levels", "decoder", "batch", "lr",
                "lr_dynamics", "cosine", "kl_warmup")
 
     def __init__(self, cfg):

@@ -36,6 +36,7 @@ class TrainConfig:
     prior: float = None  # weight of the encoded states' distance from N(0, I); None: the recipe's
     regions: int = 1  # the statistics compare patches within each cell of a regions x regions grid
     regions_from: int = 0  # ... on the pyramid levels from this one on (0 the finest octave, OCTAVES the low-pass rest)
+    levels: int = OCTAVES + 1  # the statistics compare the finest `levels` pyramid levels (OCTAVES + 1: all)
     grey: bool = False  # grey frames even from a colour source
     aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
@@ -101,7 +102,7 @@ class TrainConfig:
     def model_config(self, channels):
         overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width,
                      "encoder_width": self.encoder_width or 0, "decoder": self.decoder, "regions": self.regions,
-                     "regions_from": self.regions_from,
+                     "regions_from": self.regions_from, "levels": self.levels,
                      "kernel1_w": aspect_kernel(self.aspect, PRESETS[self.preset]["kernel1"]), **self.objective()}
         if self.sigma_y2 is not None:
             overrides["sigma_y2"] = self.sigma_y2
@@ -124,6 +125,9 @@ class TrainConfig:
         if self.regions_from > OCTAVES:
             raise UserError(f"--regions-from {self.regions_from}: choose a pyramid level from 0 (the finest octave) "
                             f"to {OCTAVES} (the low-pass rest)")
+        if not 1 <= self.levels <= OCTAVES + 1:
+            raise UserError(f"--levels {self.levels}: choose 1 to {OCTAVES} (the finest octaves only) or "
+                            f"{OCTAVES + 1} (every octave and the low-pass rest, the default)")
         if self.regions_from and self.regions == 1:
             raise UserError(f"--regions-from {self.regions_from} says which levels --regions cuts into cells; "
                             "give --regions G above 1 too, or drop it")

@@ -156,7 +156,8 @@ def statistics_terms(fake_pair, real_pair, channels, var, pixels, cfg):
     c = channels
     scale = 0.5 * pixels / var  # in the units of the reconstruction term
     texture = motion = var.new_zeros(())
-    cells = {"regions": cfg.regions, "regions_from": cfg.regions_from}
+    cells = {"regions": cfg.regions, "regions_from": cfg.regions_from, "levels": min(cfg.levels, OCTAVES),
+             "low_pass": cfg.levels > OCTAVES}
     if cfg.texture:
         fake = torch.cat([fake_pair[:, :c], fake_pair[:, c:]])
         real = torch.cat([real_pair[:, :c], real_pair[:, c:]])
