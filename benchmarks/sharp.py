@@ -18,7 +18,8 @@ and on the preset's sigma_y2 = 10 ("s10+stats w1"), also with the patches compar
 4 x 4 grid ("s10+regional stats w1", --regions 4) or on the two coarsest pyramid levels only ("s10+coarse
 cells w1", --regions-from 2); and "s2+stats w1 prior 0.1", the light statistics on sigma_y2 = 2 with the
 prior term at 0.1; and "s10+fine stats w1", the light statistics on sigma_y2 = 10 on the two finest
-octaves only (--levels 2). Five changes screened at 1,000 steps and reverted (a
+octaves only (--levels 2 --motion-levels 2), and "s10+fine texture w1", only the texture term on them
+(--levels 2). Five changes screened at 1,000 steps and reverted (a
 layout term, commit a3f06a5; a reach from encoded states, commit b80355b; the encoded states whitened by
 their running law, with and without a spread, commit eae2d15; a learnt frame-pair critic at weights 1
 and 0.1, commit 341826c, and with DiffAugment, commit 9e13354; the statistics judged on the batch's
@@ -86,7 +87,10 @@ VARIANTS = {
     # the light statistics on the preset's sigma_y2 = 10, on the two finest octaves only (--levels 2): the
     # played frames' detail and its motion taught by the statistics, their layout left to the ELBO, which
     # holds the scenes on this variance
-    "s10+fine stats w1": dict(recipe="sharp", sigma_y2=10.0, texture=1.0, motion=1.0, levels=2),
+    "s10+fine stats w1": dict(recipe="sharp", sigma_y2=10.0, texture=1.0, motion=1.0, levels=2, motion_levels=2),
+    # the same with the motion term on every level again: fine texture, the motion's coarse flicker seen (the
+    # fine variant's flames flickered, motion ratio 9)
+    "s10+fine texture w1": dict(recipe="sharp", sigma_y2=10.0, texture=1.0, motion=1.0, levels=2),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.

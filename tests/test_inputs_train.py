@@ -29,6 +29,7 @@ OPTIONS = [
     (["--regions", "4", "--regions-from", "4"], "--regions-from 4"), (["--regions-from", "-1"], "--regions-from"),
     (["--regions-from", "2"], "give --regions G"),
     (["--levels", "0"], "--levels 0"), (["--levels", "5"], "--levels 5"),
+    (["--motion-levels", "0"], "--motion-levels 0"),
 ]
 if not torch.cuda.is_available():
     OPTIONS.append((["--device", "cuda"], "--device cuda"))

@@ -91,17 +91,19 @@ def test_regions_from_cuts_only_the_coarse_levels_into_cells():
     assert swd(4, 0) > swd(4, 1)  # and every level cut sees more
 
 
-def test_levels_leave_the_coarse_layout_out_of_both_terms():
-    """--levels 2: the texture and motion terms compare the two finest octaves alone, so a change of
-    brightness, coarse, costs nothing there and much with every level; blur still costs."""
+def test_levels_leave_the_coarse_layout_out_of_the_terms():
+    """--levels 2 --motion-levels 2: the texture and motion terms compare the two finest octaves alone,
+    so a change of brightness, coarse, costs nothing there and much with every level; blur still costs.
+    Each option narrows its own term."""
     a, b = fire_frames(24, seed=1), fire_frames(24, seed=2)
     pair = lambda x: torch.cat([x[:12], x[12:]], dim=1)  # noqa: E731  12 pairs (B, 2C, H, W)
     ramp = torch.linspace(0, 1, 64)[None, None, None, :]  # a change of brightness over the frame, and over time
     brighter = torch.cat([b[:12], b[12:] + 0.6 * ramp], dim=1)
 
-    def terms(fake, levels):
+    def terms(fake, levels, motion_levels=None):
         torch.manual_seed(0)  # the same directions and positions each time
-        cfg = DVAEConfig(size=64, layers=5, width=16, texture=1.0, motion=1.0, levels=levels)
+        cfg = DVAEConfig(size=64, layers=5, width=16, texture=1.0, motion=1.0, levels=levels,
+                         motion_levels=motion_levels or levels)
         return [t.item() for t in statistics_terms(fake, pair(a), 3, torch.tensor(1.0), 1.0, cfg)]
 
     same, shifted, soft = terms(pair(b), 2), terms(brighter, 2), terms(pair(blurred(b)), 2)
@@ -109,6 +111,9 @@ def test_levels_leave_the_coarse_layout_out_of_both_terms():
     assert soft[0] > 2 * same[0]
     every_level_same, every_level_shifted = terms(pair(b), 4), terms(brighter, 4)
     assert every_level_shifted[0] > 3 * every_level_same[0] and every_level_shifted[1] > 3 * every_level_same[1]
+    texture_fine_same, texture_fine_shifted = terms(pair(b), 2, 4), terms(brighter, 2, 4)
+    assert texture_fine_shifted[0] == pytest.approx(texture_fine_same[0], rel=0.05)  # the texture term blind
+    assert texture_fine_shifted[1] > 3 * texture_fine_same[1]  # the motion term sees the flicker
 
 
 def test_the_learnt_variance_is_the_likelihoods_optimum():
@@ -205,7 +210,7 @@ def test_statistics_terms_move_the_decoder_of_the_process():
 
 
 @pytest.mark.parametrize("given", [{"prior": 0.1}, {"regions": 2}, {"regions": 2, "regions_from": 2},
-                                   {"levels": 2}])
+                                   {"levels": 2}, {"levels": 2, "motion_levels": 3}])
 def test_a_prior_weight_or_regions_given_is_trained_with_and_recorded(tmp_path, given):
     from dvtex.train import train
 

@@ -85,8 +85,8 @@ class LDS(_Process):
     method = "lds"
     learns_from_masks = False
     learns_by_steps = False
-    ignores = ("sigma_y2", "recipe", "texture", "motion", "prior", "regions", "regions_from", "levels", "decoder", "batch", "lr",
-               "lr_dynamics", "cosine", "kl_warmup")
+    ignores = ("sigma_y2", "recipe", "texture", "motion", "prior", "regions", "regions_from", "levels", "motion_levels",
+               "decoder", "batch", "lr", "lr_dynamics", "cosine", "kl_warmup")
 
     def __init__(self, cfg):
         super().__init__(cfg)

@@ -30,14 +30,16 @@ FORMAT_1 = "dvtex-checkpoint/1"
 CONFIG_RANGES = {"size": (1, 16384), "channels": (1, 3), "layers": (2, 10), "kernel1": (1, 64), "width": (1, 4096),
                  "n": (1, 1024), "sigma_y2": (1e-12, 1e12), "lam": (0, 1e12), "ds": (1, 64), "texture": (0, 1e6),
                  "motion": (0, 1e6), "prior": (0, 1e6), "kernel1_w": (0, 256), "encoder_width": (0, 4096),
-                 "regions": (1, 1024), "regions_from": (0, OCTAVES), "levels": (1, OCTAVES + 1)}
+                 "regions": (1, 1024), "regions_from": (0, OCTAVES), "levels": (1, OCTAVES + 1),
+                 "motion_levels": (1, OCTAVES + 1)}
 # Fields added to format 2 since it was first written, with the values that reproduce how its older
 # checkpoints were trained (the paper's objective).
 ADDED = {"config": {"likelihood": "fixed", "texture": 0.0, "motion": 0.0, "prior": 0.0, "kernel1_w": 0,
-                    "encoder_width": 0, "decoder": "dcgan", "regions": 1, "regions_from": 0, "levels": OCTAVES + 1},
+                    "encoder_width": 0, "decoder": "dcgan", "regions": 1, "regions_from": 0, "levels": OCTAVES + 1,
+                    "motion_levels": OCTAVES + 1},
          "train_config": {"recipe": "paper", "texture": None, "motion": None, "prior": None, "aspect": None,
                           "encoder_width": None, "decoder": "dcgan", "regions": 1, "regions_from": 0,
-                          "levels": OCTAVES + 1}}
+                          "levels": OCTAVES + 1, "motion_levels": OCTAVES + 1}}
 # The same for detail stages written before these options (before --bands, every octave was compared).
 DETAIL_ADDED = {"config": {"upsample": "shuffle", "noise": 0, "n": 10}, "train_config": {"bands": "all"}}
 REQUIRED = {"config": dict, "model": dict, "step": int, "data": list, "fps": (int, float), "h0": torch.Tensor}

@@ -49,8 +49,10 @@ def parse_args(argv):
                    help="cut only the pyramid levels from L on into those cells: 0 the finest octave, 3 the low-pass "
                         "rest; the finer octaves are compared over the whole frame (default 0: every level)")
     p.add_argument("--levels", type=int, metavar="K",
-                   help="compare only the K finest pyramid levels: 1 to 3 band-pass octaves, leaving the coarse "
-                        "layout to the reconstruction (default 4: the three octaves and the low-pass rest)")
+                   help="the texture term compares only the K finest pyramid levels: 1 to 3 band-pass octaves, leaving "
+                        "the coarse layout to the reconstruction (default 4: the three octaves and the low-pass rest)")
+    p.add_argument("--motion-levels", type=int, metavar="K",
+                   help="the same for the motion term (default 4: every level, so that coarse flicker is seen)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="train until this many steps in all (default 5000)")
     budget.add_argument("--minutes", type=positive, help="train for this many minutes")

@@ -36,7 +36,8 @@ class TrainConfig:
     prior: float = None  # weight of the encoded states' distance from N(0, I); None: the recipe's
     regions: int = 1  # the statistics compare patches within each cell of a regions x regions grid
     regions_from: int = 0  # ... on the pyramid levels from this one on (0 the finest octave, OCTAVES the low-pass rest)
-    levels: int = OCTAVES + 1  # the statistics compare the finest `levels` pyramid levels (OCTAVES + 1: all)
+    levels: int = OCTAVES + 1  # the texture term compares the finest `levels` pyramid levels (OCTAVES + 1: all)
+    motion_levels: int = OCTAVES + 1  # ... and the motion term its finest `motion_levels`
     grey: bool = False  # grey frames even from a colour source
     aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
@@ -102,7 +103,7 @@ class TrainConfig:
     def model_config(self, channels):
         overrides = {"channels": channels, "masked": bool(self.mask), "width": self.width,
                      "encoder_width": self.encoder_width or 0, "decoder": self.decoder, "regions": self.regions,
-                     "regions_from": self.regions_from, "levels": self.levels,
+                     "regions_from": self.regions_from, "levels": self.levels, "motion_levels": self.motion_levels,
                      "kernel1_w": aspect_kernel(self.aspect, PRESETS[self.preset]["kernel1"]), **self.objective()}
         if self.sigma_y2 is not None:
             overrides["sigma_y2"] = self.sigma_y2
@@ -125,9 +126,10 @@ class TrainConfig:
         if self.regions_from > OCTAVES:
             raise UserError(f"--regions-from {self.regions_from}: choose a pyramid level from 0 (the finest octave) "
                             f"to {OCTAVES} (the low-pass rest)")
-        if not 1 <= self.levels <= OCTAVES + 1:
-            raise UserError(f"--levels {self.levels}: choose 1 to {OCTAVES} (the finest octaves only) or "
-                            f"{OCTAVES + 1} (every octave and the low-pass rest, the default)")
+        for option, levels in (("--levels", self.levels), ("--motion-levels", self.motion_levels)):
+            if not 1 <= levels <= OCTAVES + 1:
+                raise UserError(f"{option} {levels}: choose 1 to {OCTAVES} (the finest octaves only) or "
+                                f"{OCTAVES + 1} (every octave and the low-pass rest, the default)")
         if self.regions_from and self.regions == 1:
             raise UserError(f"--regions-from {self.regions_from} says which levels --regions cuts into cells; "
                             "give --regions G above 1 too, or drop it")

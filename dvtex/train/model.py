@@ -72,7 +72,8 @@ class DVAEConfig:
     prior: float = 0.0  # weight of the encoded states' distance from N(0, I), against the stationarity penalty
     regions: int = 1  # the statistics compare patches cell by cell on a regions x regions grid (objective.patch_swd)
     regions_from: int = 0  # ... on the pyramid levels from this one on (0 the finest octave, OCTAVES the low-pass rest)
-    levels: int = OCTAVES + 1  # the statistics compare the finest `levels` pyramid levels (OCTAVES + 1: all, the rest too)
+    levels: int = OCTAVES + 1  # the texture term compares the finest `levels` pyramid levels (OCTAVES + 1: all, the rest too)
+    motion_levels: int = OCTAVES + 1  # ... and the motion term its finest `motion_levels`
     kernel1_w: int = 0  # width of that first/last kernel for frames that are not square (0: kernel1)
     encoder_width: int = 0  # the encoder's d, where it is narrower than the decoder's (0: width)
     decoder: str = "dcgan"  # each 2x step: dcgan (a transposed convolution, the paper's) or resize (DECODERS)
@@ -91,8 +92,9 @@ class DVAEConfig:
             raise ValueError(f"regions {self.regions} is below 1")
         if not 0 <= self.regions_from <= OCTAVES:
             raise ValueError(f"regions_from {self.regions_from} is not a pyramid level 0-{OCTAVES}")
-        if not 1 <= self.levels <= OCTAVES + 1:
-            raise ValueError(f"levels {self.levels} is not a count of pyramid levels 1-{OCTAVES + 1}")
+        for name in ("levels", "motion_levels"):
+            if not 1 <= getattr(self, name) <= OCTAVES + 1:
+                raise ValueError(f"{name} {getattr(self, name)} is not a count of pyramid levels 1-{OCTAVES + 1}")
         if self.kernel1_w < 0:
             raise ValueError(f"kernel1_w {self.kernel1_w} is negative")
         if self.encoder_width < 0 or self.encoder_width % 2 ** max(self.layers - 2, 0):

@@ -156,15 +156,17 @@ def statistics_terms(fake_pair, real_pair, channels, var, pixels, cfg):
     c = channels
     scale = 0.5 * pixels / var  # in the units of the reconstruction term
     texture = motion = var.new_zeros(())
-    cells = {"regions": cfg.regions, "regions_from": cfg.regions_from, "levels": min(cfg.levels, OCTAVES),
-             "low_pass": cfg.levels > OCTAVES}
+    cells = {"regions": cfg.regions, "regions_from": cfg.regions_from}
+
+    def finest(levels):  # the pyramid levels a term compares: its finest octaves, with the low-pass rest or not
+        return {"levels": min(levels, OCTAVES), "low_pass": levels > OCTAVES, **cells}
     if cfg.texture:
         fake = torch.cat([fake_pair[:, :c], fake_pair[:, c:]])
         real = torch.cat([real_pair[:, :c], real_pair[:, c:]])
-        texture = cfg.texture * scale * patch_swd(fake, real, **cells)
+        texture = cfg.texture * scale * patch_swd(fake, real, **finest(cfg.levels))
     if cfg.motion:
         fake_motion, real_motion = fake_pair[:, c:] - fake_pair[:, :c], real_pair[:, c:] - real_pair[:, :c]
-        motion = cfg.motion * scale * patch_swd(fake_motion, real_motion, **cells)
+        motion = cfg.motion * scale * patch_swd(fake_motion, real_motion, **finest(cfg.motion_levels))
     return texture, motion
 
 
