@@ -6,6 +6,7 @@ measurement runs in a process of its own).
 
     python benchmarks/step_cost.py --json benchmarks/results/step-cost.json
     python benchmarks/step_cost.py --variants "sharp,s10 regional w1" --json benchmarks/results/step-cost-regional.json
+    python benchmarks/step_cost.py --variants "sharp,s10 fine texture w1" --json benchmarks/results/step-cost-finetex.json
 """
 
 import argparse
@@ -46,6 +47,8 @@ VARIANTS = {"paper": {"recipe": "paper", "batch": 64, "encoder_width": 32},
             "sharp resize": {"recipe": "sharp", "batch": 64, "encoder_width": 32, "decoder": "resize"},
             "s10 regional w1": {"recipe": "sharp", "sigma_y2": 10.0, "texture": 1.0, "motion": 1.0, "regions": 4,
                                 "batch": 64, "encoder_width": 32},
+            "s10 fine texture w1": {"recipe": "sharp", "sigma_y2": 10.0, "texture": 1.0, "motion": 1.0, "levels": 2,
+                                    "batch": 64, "encoder_width": 32},
             "cpu default": {"recipe": "paper"}}  # TrainConfig.resolved() decides: batch 32, encoder width 16
 
 
