@@ -84,7 +84,7 @@ VARIANTS = {
     # the light statistics on sigma_y2 = 2 with the prior term at 0.1: the encoded states pulled out to fill the
     # played N(0, I) along every direction, where latent_law.py --holes found the decoder untaught
     "s2+stats w1 prior 0.1": dict(recipe="sharp", sigma_y2=2.0, texture=1.0, motion=1.0, prior=0.1),
-    # the light statistics on the preset's sigma_y2 = 10, on the two finest octaves only (--levels 2): the
+    # the light statistics on the preset's sigma_y2 = 10, both terms on the two finest octaves only: the
     # played frames' detail and its motion taught by the statistics, their layout left to the ELBO, which
     # holds the scenes on this variance
     "s10+fine stats w1": dict(recipe="sharp", sigma_y2=10.0, texture=1.0, motion=1.0, levels=2, motion_levels=2),
