@@ -36,7 +36,8 @@ def from_checkpoint(path):
     facts = {"height": height, "width": width, "channels": cfg.channels, "sigma_y2": model.output_variance(),
              "likelihood": cfg.likelihood, "texture": cfg.texture, "motion": cfg.motion, "prior": cfg.prior,
              "regions": cfg.regions, "regions_from": cfg.regions_from,
-             "levels": cfg.levels, "motion_levels": cfg.motion_levels, "lam": cfg.lam, "steps": int(ckpt["step"]),
+             "levels": cfg.levels, "motion_levels": cfg.motion_levels,
+             "statistics_from": ckpt["train_config"]["statistics_from"], "lam": cfg.lam, "steps": int(ckpt["step"]),
              "data": ckpt["data"], "preset": cfg.preset,
              "net_width": cfg.width, "decoder": cfg.decoder, "source": "dvtex checkpoint", "method": ckpt.get("method", "dvae")}
     if stage is not None:

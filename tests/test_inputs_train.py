@@ -30,6 +30,9 @@ OPTIONS = [
     (["--regions-from", "2"], "give --regions G"),
     (["--levels", "0"], "--levels 0"), (["--levels", "5"], "--levels 5"),
     (["--motion-levels", "0"], "--motion-levels 0"),
+    (["--recipe", "sharp", "--statistics-from", "-1"], "--statistics-from"),
+    (["--statistics-from", "1"], "no statistics terms"),
+    (["--recipe", "sharp", "--statistics-from", "2"], "--statistics-from 2 is not below --steps 2"),
 ]
 if not torch.cuda.is_available():
     OPTIONS.append((["--device", "cuda"], "--device cuda"))

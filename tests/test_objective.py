@@ -223,6 +223,22 @@ def test_a_prior_weight_or_regions_given_is_trained_with_and_recorded(tmp_path, 
         assert meta[f"dvtex.{name}"] == value
 
 
+def test_statistics_from_leaves_the_terms_out_of_the_steps_before_it(tmp_path):
+    """--statistics-from 2: the first two steps' loss is the ELBO and the penalty alone, the later ones add
+    the statistics terms; the step is recorded in the checkpoint and the .onnx metadata."""
+    from dvtex.train import train
+
+    ckpt = train(sharp_config(tmp_path, sigma_y2=2.0, steps=4, statistics_from=2))
+    lam = ckpt["config"]["lam"]
+    statistics = [loss - rec - kl - lam * stat for _, loss, rec, kl, stat in ckpt["history"]]
+    assert statistics[:2] == pytest.approx([0, 0], abs=1e-3) and min(statistics[2:]) > 1.0
+    assert ckpt["train_config"]["statistics_from"] == 2
+    proc = run_module("dvtex.export", sharp_config(tmp_path).output, "-o", tmp_path / "late.onnx")
+    assert proc.returncode == 0, proc.stderr
+    meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "late.onnx")).metadata_props}
+    assert meta["dvtex.statistics_from"] == 2
+
+
 def test_a_sigma_y2_given_fixes_the_variance_of_the_sharp_recipe(tmp_path):
     from dvtex.train import train
 

@@ -86,7 +86,7 @@ class LDS(_Process):
     learns_from_masks = False
     learns_by_steps = False
     ignores = ("sigma_y2", "recipe", "texture", "motion", "prior", "regions", "regions_from", "levels", "motion_levels",
-               "decoder", "batch", "lr", "lr_dynamics", "cosine", "kl_warmup")
+               "statistics_from", "decoder", "batch", "lr", "lr_dynamics", "cosine", "kl_warmup")
 
     def __init__(self, cfg):
         super().__init__(cfg)
@@ -156,8 +156,9 @@ class VAEVAR(_Process):
             y = torch.cat([y * mask, mask], dim=1)
         return self.encoder(y).chunk(2, dim=1)
 
-    def forward(self, y, mask=None, samples=1, kl_weight=1.0):
-        """The VAE's loss on both frames of each pair (B, 2C, H, W), per pair as DVAE reports it."""
+    def forward(self, y, mask=None, samples=1, kl_weight=1.0, statistics=True):
+        """The VAE's loss on both frames of each pair (B, 2C, H, W), per pair as DVAE reports it; the
+        texture term only where `statistics` (and the config weighs it)."""
         c = self.cfg.channels
         frames = torch.cat([y[:, :c], y[:, c:]])  # (2B, C, H, W)
         masks = None if mask is None else torch.cat([mask[:, :1], mask[:, 1:]])
@@ -167,7 +168,7 @@ class VAEVAR(_Process):
         cfg = self.cfg
         # the same texture term as the DVAE's, on frames decoded from the VAE's prior N(0, I); no motion
         # term: its dynamics are fitted afterwards, so no process exists while it trains
-        k = process_batch(len(y)) if cfg.texture and mask is None else 0
+        k = process_batch(len(y)) if statistics and cfg.texture and mask is None else 0
         if k:
             x = torch.cat([x, torch.randn(2 * k, cfg.n, device=x.device)])
         decoded = self.decoder.c_eta(x).float()

@@ -39,7 +39,7 @@ ADDED = {"config": {"likelihood": "fixed", "texture": 0.0, "motion": 0.0, "prior
                     "motion_levels": OCTAVES + 1},
          "train_config": {"recipe": "paper", "texture": None, "motion": None, "prior": None, "aspect": None,
                           "encoder_width": None, "decoder": "dcgan", "regions": 1, "regions_from": 0,
-                          "levels": OCTAVES + 1, "motion_levels": OCTAVES + 1}}
+                          "levels": OCTAVES + 1, "motion_levels": OCTAVES + 1, "statistics_from": 0}}
 # The same for detail stages written before these options (before --bands, every octave was compared).
 DETAIL_ADDED = {"config": {"upsample": "shuffle", "noise": 0, "n": 10}, "train_config": {"bands": "all"}}
 REQUIRED = {"config": dict, "model": dict, "step": int, "data": list, "fps": (int, float), "h0": torch.Tensor}

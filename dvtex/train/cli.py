@@ -53,6 +53,9 @@ def parse_args(argv):
                         "the coarse layout to the reconstruction (default 4: the three octaves and the low-pass rest)")
     p.add_argument("--motion-levels", type=int, metavar="K",
                    help="the same for the motion term (default 4: every level, so that coarse flicker is seen)")
+    p.add_argument("--statistics-from", type=int, metavar="STEP",
+                   help="the texture and motion terms count only from this step on, the steps before train the "
+                        "ELBO alone (default 0: from the first)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, help="train until this many steps in all (default 5000)")
     budget.add_argument("--minutes", type=positive, help="train for this many minutes")

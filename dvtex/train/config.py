@@ -38,6 +38,7 @@ class TrainConfig:
     regions_from: int = 0  # ... on the pyramid levels from this one on (0 the finest octave, OCTAVES the low-pass rest)
     levels: int = OCTAVES + 1  # the texture term compares the finest `levels` pyramid levels (OCTAVES + 1: all)
     motion_levels: int = OCTAVES + 1  # ... and the motion term its finest `motion_levels`
+    statistics_from: int = 0  # the step from which the texture and motion terms count (0: from the first)
     grey: bool = False  # grey frames even from a colour source
     aspect: str = None  # "16:9": frames of that width:height (the first kernel widened); None: square
     mask: str = None  # incomplete data: saltpepper:P, rect:P, or a mask video/folder
@@ -130,6 +131,15 @@ class TrainConfig:
             if not 1 <= levels <= OCTAVES + 1:
                 raise UserError(f"{option} {levels}: choose 1 to {OCTAVES} (the finest octaves only) or "
                                 f"{OCTAVES + 1} (every octave and the low-pass rest, the default)")
+        _at_least(self, {"statistics_from": 0})
+        if self.statistics_from:
+            terms = self.objective()
+            if not (terms["texture"] or terms["motion"]):
+                raise UserError(f"--statistics-from {self.statistics_from}: recipe {self.recipe} has no statistics terms "
+                                "to start late; give --texture W or --motion W above 0, or drop it")
+            if self.steps is not None and self.statistics_from >= self.steps:
+                raise UserError(f"--statistics-from {self.statistics_from} is not below --steps {self.steps}: the "
+                                "statistics terms would never count; choose a step inside the budget")
         if self.regions_from and self.regions == 1:
             raise UserError(f"--regions-from {self.regions_from} says which levels --regions cuts into cells; "
                             "give --regions G above 1 too, or drop it")

@@ -78,10 +78,11 @@ def descend_once(opt, loss):
     opt.step()
 
 
-def train_step(net, opt, y, mask=None, samples=1, kl_weight=1.0):
-    """One Adam step on a batch of pairs; bf16 autocast on CUDA. Returns the loss terms."""
+def train_step(net, opt, y, mask=None, samples=1, kl_weight=1.0, statistics=True):
+    """One Adam step on a batch of pairs; bf16 autocast on CUDA. Returns the loss terms. `statistics`
+    False leaves the texture and motion terms (and their decoded process pairs) out of this step."""
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=y.is_cuda):
-        terms = net(y, mask, samples=samples, kl_weight=kl_weight)
+        terms = net(y, mask, samples=samples, kl_weight=kl_weight, statistics=statistics)
     descend_once(opt, terms["loss"])
     return terms
 
@@ -226,7 +227,8 @@ class Training:
             for group, lr in zip(self.opt.param_groups, self.base_lr):
                 group["lr"] = lr * cosine_factor(self.step, self.cosine_steps)
         try:
-            terms = train_step(self.net, self.opt, y, mask, kl_weight=kl_weight)
+            terms = train_step(self.net, self.opt, y, mask, kl_weight=kl_weight,
+                               statistics=self.step >= config.statistics_from)
         except Diverged as err:
             raise self.diverged(f"at step {self.step + 1} ({err})") from None
         self.step += 1

@@ -288,8 +288,9 @@ class DVAE(TextureModel):
         x1, x2 = x.chunk(2, dim=1)
         return x1, x1 @ self.A.T + x2 @ self.B.T
 
-    def forward(self, y, mask=None, samples=1, kl_weight=1.0):
-        """Loss terms for a batch of pairs y (B, 2C, H, W), with `samples` reparameterised draws each."""
+    def forward(self, y, mask=None, samples=1, kl_weight=1.0, statistics=True):
+        """Loss terms for a batch of pairs y (B, 2C, H, W), with `samples` reparameterised draws each;
+        the statistics terms only where `statistics` (and the config weighs them)."""
         mu, logvar = self.encode(y, mask)
         if samples > 1:
             mu_s, logvar_s = mu.repeat(samples, 1), logvar.repeat(samples, 1)  # (S*B, 2n)
@@ -298,7 +299,7 @@ class DVAE(TextureModel):
         x = mu_s + torch.randn_like(mu_s) * torch.exp(0.5 * logvar_s)
         h1, h2 = self.dynamic_layer(x)
         cfg, half = self.cfg, len(h1)
-        k = process_batch(len(y)) if (cfg.texture or cfg.motion) and mask is None else 0
+        k = process_batch(len(y)) if statistics and (cfg.texture or cfg.motion) and mask is None else 0
         states = [h1, h2, *process_states(self.A, self.B, k)] if k else [h1, h2]
         frames = self.decoder(torch.cat(states)).float()  # (2SB [+ 2k], C, H, W)
         out = torch.cat([frames[:half], frames[half:2 * half]], dim=1)  # (SB, 2C, H, W)
