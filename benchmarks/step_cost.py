@@ -7,6 +7,10 @@ measurement runs in a process of its own).
     python benchmarks/step_cost.py --json benchmarks/results/step-cost.json
     python benchmarks/step_cost.py --variants "sharp,s10 regional w1" --json benchmarks/results/step-cost-regional.json
     python benchmarks/step_cost.py --variants "sharp,s10 fine texture w1" --json benchmarks/results/step-cost-finetex.json
+    python benchmarks/step_cost.py --variants "s10 stats w1,s10 late w1" --json benchmarks/results/step-cost-late.json
+
+"s10 late w1" is --statistics-from half the budget: its figure is the mean step over a budget whose first
+half trains the ELBO alone; "s10 stats w1" is the cost of its second half's steps.
 """
 
 import argparse
@@ -26,6 +30,7 @@ from dvtex.train.loop import train_step
 from dvtex.train.baselines import model_class
 torch.set_num_threads(int(os.environ.get("DVTEX_THREADS", "2")))
 variant, warmup, steps = json.loads(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+share = variant.pop("statistics_share", 1.0)  # the budget's last share that carries the statistics terms
 config = TrainConfig(sources=["procedural:fire:300"], width=32, **variant).resolved()
 pairs = FramePairs(load_sequences(config.sources, 64, seed=0))
 torch.manual_seed(0)
@@ -36,7 +41,9 @@ for i in range(warmup + steps):
     if i == warmup:
         start = time.perf_counter()
     y, _ = pairs.batch(torch.randint(len(pairs), (config.batch,), generator=gen))
-    train_step(model, opt, y)
+    # warm-up: both kinds of step where the budget has both; timed: the budget's mix, in its order
+    statistics = (i % 2 == 0 or share == 1) if i < warmup else i - warmup >= round((1 - share) * steps)
+    train_step(model, opt, y, statistics=statistics)
 print(json.dumps({"seconds_per_step": (time.perf_counter() - start) / steps, "batch": config.batch,
                   "encoder_width": config.encoder_width, "capability": torch.backends.cpu.get_cpu_capability()}))
 """
@@ -49,6 +56,11 @@ VARIANTS = {"paper": {"recipe": "paper", "batch": 64, "encoder_width": 32},
                                 "batch": 64, "encoder_width": 32},
             "s10 fine texture w1": {"recipe": "sharp", "sigma_y2": 10.0, "texture": 1.0, "motion": 1.0, "levels": 2,
                                     "batch": 64, "encoder_width": 32},
+            "s10 stats w1": {"recipe": "sharp", "sigma_y2": 10.0, "texture": 1.0, "motion": 1.0, "batch": 64,
+                             "encoder_width": 32},
+            # --statistics-from half the budget: the mean step over the whole budget, half of them the paper's
+            "s10 late w1": {"recipe": "sharp", "sigma_y2": 10.0, "texture": 1.0, "motion": 1.0, "statistics_share": 0.5,
+                            "batch": 64, "encoder_width": 32},
             "cpu default": {"recipe": "paper"}}  # TrainConfig.resolved() decides: batch 32, encoder width 16
 
 
