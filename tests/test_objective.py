@@ -176,6 +176,13 @@ def sharp_config(tmp_path, **over):
                           "width": 8, "batch": 8, "steps": 6, "preview_every": 0, "recipe": "sharp", **over})
 
 
+def exported_metadata(checkpoint, out):
+    """dvtex-export CHECKPOINT -o OUT, and the .onnx file's metadata, each value read back from JSON."""
+    proc = run_module("dvtex.export", checkpoint, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    return {p.key: json.loads(p.value) for p in onnx.load(str(out)).metadata_props}
+
+
 @pytest.mark.parametrize("method", ["dvae", "vae+var"])
 def test_sharp_recipe_trains_and_exports_what_it_learnt(tmp_path, method):
     from dvtex.train import train
@@ -188,10 +195,7 @@ def test_sharp_recipe_trains_and_exports_what_it_learnt(tmp_path, method):
     sigma2 = ckpt["model"]["sigma2"].item()
     assert VARIANCE_FLOOR <= sigma2 < 1.0  # the running variance of what it reconstructs, in [-1, 1] units
     assert np.isfinite([row[1] for row in ckpt["history"]]).all()
-    out = tmp_path / "sharp.onnx"
-    proc = run_module("dvtex.export", config.output, "-o", out)
-    assert proc.returncode == 0, proc.stderr
-    meta = {p.key: json.loads(p.value) for p in onnx.load(str(out)).metadata_props}
+    meta = exported_metadata(config.output, tmp_path / "sharp.onnx")
     assert meta["dvtex.likelihood"] == "learnt" and meta["dvtex.texture"] == 16.0
     assert meta["dvtex.sigma_y2"] == pytest.approx(2 * sigma2, rel=1e-6)
 
@@ -215,9 +219,7 @@ def test_a_prior_weight_or_regions_given_is_trained_with_and_recorded(tmp_path, 
     from dvtex.train import train
 
     ckpt = train(sharp_config(tmp_path, steps=2, **given))
-    proc = run_module("dvtex.export", sharp_config(tmp_path).output, "-o", tmp_path / "p.onnx")
-    assert proc.returncode == 0, proc.stderr
-    meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "p.onnx")).metadata_props}
+    meta = exported_metadata(sharp_config(tmp_path).output, tmp_path / "p.onnx")
     for name, value in given.items():
         assert ckpt["config"][name] == value and ckpt["train_config"][name] == value
         assert meta[f"dvtex.{name}"] == value
@@ -233,9 +235,7 @@ def test_statistics_from_leaves_the_terms_out_of_the_steps_before_it(tmp_path):
     statistics = [loss - rec - kl - lam * stat for _, loss, rec, kl, stat in ckpt["history"]]
     assert statistics[:2] == pytest.approx([0, 0], abs=1e-3) and min(statistics[2:]) > 1.0
     assert ckpt["train_config"]["statistics_from"] == 2
-    proc = run_module("dvtex.export", sharp_config(tmp_path).output, "-o", tmp_path / "late.onnx")
-    assert proc.returncode == 0, proc.stderr
-    meta = {p.key: json.loads(p.value) for p in onnx.load(str(tmp_path / "late.onnx")).metadata_props}
+    meta = exported_metadata(sharp_config(tmp_path).output, tmp_path / "late.onnx")
     assert meta["dvtex.statistics_from"] == 2
 
 
