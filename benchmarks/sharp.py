@@ -23,8 +23,9 @@ octaves only (--levels 2 --motion-levels 2), and "s10+fine texture w1", only the
 steps on (--statistics-from), also with the prior term at 0.1 ("s10+late stats w1 prior 0.1"). Five
 changes screened at 1,000 steps and reverted (a layout term, commit a3f06a5; a reach from encoded
 states, commit b80355b; the encoded states whitened by their running law, with and without a spread,
-commit eae2d15; a learnt frame-pair critic at weights 1 and 0.1, commit 341826c, and with DiffAugment, commit 9e13354; the statistics judged on the batch's
-reconstructions instead of the process's frames, commit a16eea4) are in README and
+commit eae2d15; a learnt frame-pair critic at weights 1 and 0.1, commit 341826c, and with DiffAugment,
+commit 9e13354; the statistics judged on the batch's reconstructions instead of the process's frames,
+commit a16eea4) are in README and
 benchmarks/results/layout-1000.json, reach-1000.json, whiten-1000.json, whiten-spread-1000.json,
 critic-1000.json, critic-0.1-1000.json, critic-augment-1000.json, s2-recon-stats-1000.json; check out
 those commits to run them again.
