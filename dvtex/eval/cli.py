@@ -12,6 +12,9 @@ hardware, minutes and seeds. Models and contact sheets go to --out.
               per source, what 10 principal components hold of it, its lag-1 correlation, and its
               floor (KID and SWD of its first half against its second)
   incomplete  DVAE on frames with --mask against DVAE on full frames, both scored on full frames
+
+A model's scores come from one played run (seed --seed); --play-seeds N averages them over N runs
+and adds KID per run and its spread, for telling two models apart from the spread of their runs.
 """
 
 import argparse
@@ -51,10 +54,15 @@ def parse_args(argv):
     p.add_argument("--snapshot-every", type=float, default=2.5,
                    help="digits: also judge the DVAE every this many training minutes, 0 for never (default 2.5)")
     p.add_argument("--fid-frames", type=count(0), default=200, help="frames per set for FID/KID, 0 for none (default 200)")
+    p.add_argument("--play-seeds", type=count(1), default=1,
+                   help="textures/incomplete: score each model on this many played runs (seeds --seed, --seed + 1, ...), "
+                        "their mean and KID's spread (default 1)")
     p.add_argument("--long-run", type=count(2), default=10000, help="frames synthesised for the drift figures (default 10000)")
     args = p.parse_args(argv)
     if args.task == "digits" and args.sources:
         p.error("digits takes no SOURCE (it trains on digits:01234)")
+    if args.task == "digits" and args.play_seeds != 1:
+        p.error("digits takes no --play-seeds: --seeds sets how many sequences each method plays")
     if args.task != "digits" and not args.sources:
         p.error(f"{args.task} needs at least one SOURCE")
     if args.task == "incomplete" and not args.mask:
@@ -110,6 +118,8 @@ def main(argv=None):
     result.update(hardware=hardware(), minutes_per_network=args.minutes, steps_per_network=args.steps, seed=args.seed,
                   schedule=args.schedule,
                   wall_minutes=round((time.monotonic() - started) / 60, 2), argv=sys.argv[1:] if argv is None else argv)
+    if args.task != "digits":  # the digits play --seeds sequences of their own
+        result["play_seeds"] = list(range(args.seed, args.seed + args.play_seeds))
     if args.json:
         write_json(args.json, result)
         log(f"wrote {args.json}")

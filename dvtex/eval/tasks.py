@@ -64,20 +64,36 @@ def score_methods(name, configs, real, args, log, sheet_name=None):
     from dvtex.train.synthesis import synthesize
 
     scorer = Scorer(real, args.fid_frames, log)
+    plays = range(args.seed, args.seed + getattr(args, "play_seeds", 1))
     results, sheets = [], {"training": real}
     for label, config in configs.items():
         ckpt, _ = train_model(config, log, reuse=args.reuse)
-        fake = synthesize(ckpt, len(real), seed=args.seed)
-        sheets[LABELS.get(label, label)] = fake
-        scores = {**scorer(fake), **{f"drift_{k}": v for k, v in drift(long_run(ckpt, args.long_run, args.seed)).items()
-                                     if k in ("mean_drift", "std_drift")}}
+        fakes = [synthesize(ckpt, len(real), seed=seed) for seed in plays]
+        sheets[LABELS.get(label, label)] = fakes[0]
+        scores = {**mean_scores([scorer(fake) for fake in fakes]),
+                  **{f"drift_{k}": v for k, v in drift(long_run(ckpt, args.long_run, args.seed)).items()
+                     if k in ("mean_drift", "std_drift")}}
         results.append({"source": name, "method": label, "name": LABELS.get(label, label), "steps": int(ckpt["step"]),
                         "train_minutes": minutes_of(ckpt), "stabilized": stabilized(ckpt), **scores})
-        log(f"{name} {LABELS.get(label, label)}: " + ", ".join(f"{k} {v:.3g}" for k, v in scores.items() if v is not None))
+        log(f"{name} {LABELS.get(label, label)}: " + ", ".join(f"{k} {v:.3g}" for k, v in scores.items() if isinstance(v, float)))
     sheet = os.path.join(args.out, f"{sheet_name or name}.png")
     contact_sheet(sheets, sheet)
     log(f"contact sheet: {sheet}")
     return results
+
+
+def mean_scores(per_play):
+    """One model's scores over several played runs ([{metric: value}], one per play seed): each metric's
+    mean, and with more than one run KID's value per run and their standard deviation, so that a table
+    can tell a model's difference from the spread of the runs it was played from."""
+    if len(per_play) == 1:
+        return per_play[0]
+    scores = {k: None if any(s[k] is None for s in per_play) else float(np.mean([s[k] for s in per_play]))
+              for k in per_play[0]}
+    if scores.get("kid") is not None:
+        kids = [s["kid"] for s in per_play]
+        scores.update(kid_plays=kids, kid_plays_sd=float(np.std(kids, ddof=1)))
+    return scores
 
 
 def source_name(spec):
