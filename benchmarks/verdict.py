@@ -5,8 +5,9 @@
 Reads benchmarks/sharp.py's results and dvtex-eval textures' (whose paper-recipe DVAE counts as "paper
 s10", or "paper s2" at --sigma-y2 2). A model is one (source, method, training seed); its figures are
 the mean over the runs it was played from (--play-seeds; one run, seed = training seed, where the JSON
-predates them), merged across files by play seed. A method's figure on a source is the mean over its
-models. The bar: the variant's KID below the LDS's and below the paper recipe's on at least 5 of the
+predates them). Where two files hold the same model, the later file's figures replace the earlier's:
+a rescoring on more runs, or a retraining (the same seed does not give the same network on another
+CPU or thread count). A method's figure on a source is the mean over its models. The bar: the variant's KID below the LDS's and below the paper recipe's on at least 5 of the
 sources, its SWD below the paper recipe's on all, and every model's motion ratio within [0.5, 2] and
 copy ratio at least 0.7.
 """
@@ -32,7 +33,7 @@ def method_of(result, row):
 
 def collect(paths):
     """{(source, method, seed): {play seed: {metric: value}}} from every file, and the floors' KID."""
-    models, floors = defaultdict(dict), {}
+    models, floors = {}, {}
     for path in paths:
         with open(path) as f:
             result = json.load(f)
@@ -44,10 +45,9 @@ def collect(paths):
             kids = row.get("kid_plays", [row["kid"]])
             if len(kids) != len(plays):
                 raise SystemExit(f"verdict: {path}: {len(kids)} KIDs for {len(plays)} play seeds")
-            for play, kid in zip(plays, kids):
-                # the other figures are stored as the plays' mean only: each play carries that mean
-                models[(row["source"], method_of(result, row), seed)][play] = \
-                    {"kid": kid, **{m: row[m] for m in METRICS[1:]}}
+            # the other figures are stored as the plays' mean only: each play carries that mean
+            models[(row["source"], method_of(result, row), seed)] = \
+                {play: {"kid": kid, **{m: row[m] for m in METRICS[1:]}} for play, kid in zip(plays, kids)}
         for fl in result.get("floors", []):
             floors[fl["source"]] = fl["kid"]
         for fact in result.get("sources", []):

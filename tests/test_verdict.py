@@ -36,7 +36,7 @@ def test_the_bar_counts_sources_on_the_mean_over_seeds_and_plays(tmp_path):
     # a second seed, one played run: on s0 the variant loses to the paper recipe there by more than it won
     seed1 = {"benchmark": "sharp-ablation", "seed": 1,
              "results": [row("s0", "paper s10", 0.1), row("s0", "s10+late stats w1", 0.3, 50.0), row("s0", "lds", 0.3)]}
-    # dvtex-eval textures' paper DVAE at seed 0 counts as "paper s10", its first play merged with sharp.py's
+    # dvtex-eval textures' paper DVAE at seed 0 counts as "paper s10"; a later file replaces the model
     textures = {"task": "textures", "seed": 0, "sources": [{"source": "s1", "floor_kid": 0.01}],
                 "methods": [row("s1", "dvae", 0.1)]}
     result, text = verdict(tmp_path, [seed0, seed1, textures])
@@ -44,10 +44,12 @@ def test_the_bar_counts_sources_on_the_mean_over_seeds_and_plays(tmp_path):
     assert s0["paper s10"]["kid"] == pytest.approx(0.15)  # (mean(0.1, 0.3) + 0.1) / 2
     assert s0["s10+late stats w1"]["kid"] == pytest.approx(0.225)  # (mean(0.1, 0.2) + 0.3) / 2
     assert [m["plays"] for m in s0["paper s10"]["models"]] == [2, 1]
-    assert result["table"]["s1"]["paper s10"]["kid"] == pytest.approx(0.2)  # (0.1 from the later file, 0.3) / 2
+    assert result["table"]["s1"]["paper s10"]["kid"] == 0.1  # the later file's one run, not sharp.py's two
     assert result["floors"]["s1"] == 0.01
-    assert result["wins"] == {"lds": 6, "paper": 5, "swd": 6, "motion": 6, "copy": 6} and result["met"]  # 5 of 6
-    assert "bar MET" in text
+    assert result["wins"] == {"lds": 6, "paper": 4, "swd": 6, "motion": 6, "copy": 6} and not result["met"]
+    assert "bar not met" in text
+    _, text = verdict(tmp_path, [textures, seed0, seed1])  # the other order: sharp.py's two runs replace it
+    assert "paper recipe on 5" in text and "bar MET" in text
 
 
 def test_one_model_out_of_range_fails_the_motion_check(tmp_path):
