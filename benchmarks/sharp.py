@@ -5,6 +5,9 @@ the source's own floor (its first half against its second).
 
     python benchmarks/sharp.py --steps 1500 --json benchmarks/results/sharp-ablation.json
     python benchmarks/sharp.py SOURCE... --steps 3000 --variants sharp --json benchmarks/results/sharp-six.json
+    python benchmarks/sharp.py SOURCE --steps 3000 --play-seeds 5 --variants "paper s10" --reuse  # 5 played runs
+
+benchmarks/verdict.py judges issue 14's bar from the JSON this writes, over seeds and played runs.
 
 Variants: the paper's recipe at cows64's sigma_y2 = 10 and at 2; the learnt (calibrated) variance alone;
 learnt + patch and motion statistics ("stats") at weights 4 and 16, with and without the pyramid's
