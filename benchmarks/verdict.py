@@ -7,9 +7,9 @@ s10", or "paper s2" at --sigma-y2 2). A model is one (source, method, training s
 the mean over the runs it was played from (--play-seeds; one run, seed = training seed, where the JSON
 predates them). Where two files hold the same model, the later file's figures replace the earlier's:
 a rescoring on more runs, or a retraining (the same seed does not give the same network on another
-CPU or thread count). A method's figure on a source is the mean over its models. The bar: the variant's KID below the LDS's and below the paper recipe's on at least 5 of the
-sources, its SWD below the paper recipe's on all, and every model's motion ratio within [0.5, 2] and
-copy ratio at least 0.7.
+CPU or thread count). A method's figure on a source is the mean over its models. The bar: the
+variant's KID below the LDS's and below the paper recipe's on at least 5 of the sources, its SWD below
+the paper recipe's on all, and every model's motion ratio within [0.5, 2] and copy ratio at least 0.7.
 """
 
 import argparse
@@ -18,6 +18,8 @@ import sys
 from collections import defaultdict
 
 import numpy as np
+
+from dvtex.fileio import write_json
 
 METRICS = ("kid", "swd", "motion_ratio", "copy_ratio")
 
@@ -32,7 +34,8 @@ def method_of(result, row):
 
 
 def collect(paths):
-    """{(source, method, seed): {play seed: {metric: value}}} from every file, and the floors' KID."""
+    """{(source, method, seed): {metric: mean over its runs, 'plays': runs}} from every file, and the
+    floors' KID."""
     models, floors = {}, {}
     for path in paths:
         with open(path) as f:
@@ -45,9 +48,8 @@ def collect(paths):
             kids = row.get("kid_plays", [row["kid"]])
             if len(kids) != len(plays):
                 raise SystemExit(f"verdict: {path}: {len(kids)} KIDs for {len(plays)} play seeds")
-            # the other figures are stored as the plays' mean only: each play carries that mean
             models[(row["source"], method_of(result, row), seed)] = \
-                {play: {"kid": kid, **{m: row[m] for m in METRICS[1:]}} for play, kid in zip(plays, kids)}
+                {"kid": float(np.mean(kids)), **{m: row[m] for m in METRICS[1:]}, "plays": len(kids)}
         for fl in result.get("floors", []):
             floors[fl["source"]] = fl["kid"]
         for fact in result.get("sources", []):
@@ -56,18 +58,18 @@ def collect(paths):
 
 
 def summarize(models):
-    """{source: {method: {metric: mean over models, 'models': [(seed, plays, kid)], 'worst_*': ...}}}."""
-    table = defaultdict(dict)
+    """{source: {method: {metric: mean over models, 'models': [{seed, plays, kid}], 'motion_range',
+    'copy_min'}}}: the last two over the models, which the bar asks of each."""
     by_method = defaultdict(list)
-    for (source, method, seed), plays in models.items():
-        by_method[(source, method)].append((seed, {m: float(np.mean([p[m] for p in plays.values()])) for m in METRICS},
-                                            len(plays)))
+    for (source, method, seed), model in sorted(models.items()):
+        by_method[(source, method)].append({"seed": seed, **model})
+    table = defaultdict(dict)
     for (source, method), entries in by_method.items():
-        table[source][method] = {**{m: float(np.mean([e[1][m] for e in entries])) for m in METRICS},
-                                 "models": [{"seed": s, "plays": n, "kid": v["kid"]} for s, v, n in sorted(entries)],
-                                 "motion_range": [min(e[1]["motion_ratio"] for e in entries),
-                                                  max(e[1]["motion_ratio"] for e in entries)],
-                                 "copy_min": min(e[1]["copy_ratio"] for e in entries)}
+        motions = [e["motion_ratio"] for e in entries]
+        table[source][method] = {**{m: float(np.mean([e[m] for e in entries])) for m in METRICS},
+                                 "models": [{k: e[k] for k in ("seed", "plays", "kid")} for e in entries],
+                                 "motion_range": [min(motions), max(motions)],
+                                 "copy_min": min(e["copy_ratio"] for e in entries)}
     return table
 
 
@@ -114,9 +116,8 @@ def main():
           f"{wins['swd']}; motion within [0.5, 2] on {wins['motion']}; copy >= 0.7 on {wins['copy']}: "
           f"bar {'MET' if met else 'not met'}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"variant": args.variant, "against": args.against, "inputs": args.results, "sources": n,
-                       "wins": wins, "met": met, "floors": floors, "table": table}, f, indent=1)
+        write_json(args.json, {"variant": args.variant, "against": args.against, "inputs": args.results, "sources": n,
+                               "wins": wins, "met": met, "floors": floors, "table": table})
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def score_methods(name, configs, real, args, log, sheet_name=None):
     from dvtex.train.synthesis import synthesize
 
     scorer = Scorer(real, args.fid_frames, log)
-    plays = range(args.seed, args.seed + getattr(args, "play_seeds", 1))
+    plays = range(args.seed, args.seed + args.play_seeds)
     results, sheets = [], {"training": real}
     for label, config in configs.items():
         ckpt, _ = train_model(config, log, reuse=args.reuse)
