@@ -105,6 +105,11 @@ VARIANTS = {
     # bikes' KID (s2+stats w1 prior 0.1), the three sources the late statistics lost or tied
     "s10+late stats w1 prior 0.1": dict(recipe="sharp", sigma_y2=10.0, texture=1.0, motion=1.0, prior=0.1,
                                         statistics_from_fraction=0.5),
+    # the late statistics on the resize decoder (nearest 2x and a 3x3 convolution, at the paper step's cost): KID
+    # on 64 x 64 frames punishes a pixel's worth of blur or noise (kid_sensitivity.py), and a transposed
+    # convolution's finest step alternates with the pixels' parity
+    "s10+late stats w1 resize": dict(recipe="sharp", sigma_y2=10.0, texture=1.0, motion=1.0, decoder="resize",
+                                     statistics_from_fraction=0.5),
 }
 # Rows measured with an earlier statistics term, kept in --workdir and reused; without those files this
 # script trains them with today's term, and says so in the JSON.
