@@ -11,7 +11,6 @@ Frames are 64x64 as the benchmark trains on them; KID x1000 as in every table.
 import argparse
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -22,15 +21,12 @@ from dvtex.eval.metrics import InceptionFeatures, fid_weights_path, kernel_incep
 from dvtex.eval.reports import print_table
 from dvtex.eval.scoring import evenly
 from dvtex.eval.tasks import source_name
+from dvtex.train.synthesis import to_uint8
 
 
 def to_unit(frames):
     """(N, H, W, C) uint8 -> (N, C, H, W) float in [-1, 1]."""
     return torch.as_tensor(frames).float().permute(0, 3, 1, 2) / 127.5 - 1
-
-
-def to_uint8(x):
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().permute(0, 2, 3, 1).numpy().astype(np.uint8)
 
 
 def blur(x, sigma):

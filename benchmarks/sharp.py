@@ -23,7 +23,8 @@ cells w1", --regions-from 2); and "s2+stats w1 prior 0.1", the light statistics 
 prior term at 0.1; and "s10+fine stats w1", the light statistics on sigma_y2 = 10 on the two finest
 octaves only (--levels 2 --motion-levels 2), and "s10+fine texture w1", only the texture term on them
 (--levels 2); and "s10+late stats w1", the light statistics on sigma_y2 = 10 counted only from half the
-steps on (--statistics-from), also with the prior term at 0.1 ("s10+late stats w1 prior 0.1"). Five
+steps on (--statistics-from), also with the prior term at 0.1 ("s10+late stats w1 prior 0.1") and on the
+resize decoder ("s10+late stats w1 resize"). Five
 changes screened at 1,000 steps and reverted (a layout term, commit a3f06a5; a reach from encoded
 states, commit b80355b; the encoded states whitened by their running law, with and without a spread,
 commit eae2d15; a learnt frame-pair critic at weights 1 and 0.1, commit 341826c, and with DiffAugment,
